@@ -1,0 +1,23 @@
+#include <cstdio>
+#include <exception>
+
+#include "cli/commands.h"
+#include "core/error.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{"r1 — DeepSeek-R1-style reasoning training in C++ (GRPO, SFT, distillation, evaluation)"};
+  app.require_subcommand(1);
+  r1::cli::register_info(app);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  } catch (const r1::Error& e) {
+    std::fprintf(stderr, "r1: error: %s\n", e.what());
+    return 1;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "r1: unexpected error: %s\n", e.what());
+    return 2;
+  }
+  return 0;
+}
