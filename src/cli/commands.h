@@ -6,5 +6,10 @@
 namespace r1::cli {
 
 void register_info(CLI::App& app);
+void register_pretrain(CLI::App& app);
+void register_grpo(CLI::App& app);
+void register_tokenize(CLI::App& app);  // tokenize, tokenizer-train
+void register_sample(CLI::App& app);    // sample: generation with the rollout engine
+void register_reward(CLI::App& app);    // reward: score a JSONL of completions
 
 }  // namespace r1::cli

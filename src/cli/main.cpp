@@ -8,6 +8,11 @@ int main(int argc, char** argv) {
   CLI::App app{"r1 — DeepSeek-R1-style reasoning training in C++ (GRPO, SFT, distillation, evaluation)"};
   app.require_subcommand(1);
   r1::cli::register_info(app);
+  r1::cli::register_pretrain(app);
+  r1::cli::register_grpo(app);
+  r1::cli::register_tokenize(app);
+  r1::cli::register_sample(app);
+  r1::cli::register_reward(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

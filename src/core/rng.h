@@ -20,7 +20,12 @@ class Philox {
   explicit Philox(State s) : state_(s) {}
 
   uint32_t next_u32();
-  uint64_t next_u64() { return (uint64_t(next_u32()) << 32) | next_u32(); }
+  uint64_t next_u64() {
+    // Two statements: the order of the draws must not be left to the compiler.
+    const uint64_t hi = next_u32();
+    const uint64_t lo = next_u32();
+    return (hi << 32) | lo;
+  }
   // Uniform in [0, 1) with 24 bits of resolution (exactly representable floats).
   float uniform() { return float(next_u32() >> 8) * (1.0f / 16777216.0f); }
   // Uniform in [0, 1) as a double with 53 bits.

@@ -1,11 +1,14 @@
+// HF checkpoint directories: resolve where each tensor lives (one file or an index of shards), check the state
+// dict against the ParamLayout, then convert to float32 in parallel; save the other way round.
 #include "model/checkpoint_io.h"
 
+#include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
-#include <set>
 
 #include "core/error.h"
 #include "core/rng.h"
@@ -17,20 +20,95 @@ namespace r1 {
 
 namespace {
 
-// Buffers HF keeps in some checkpoints that carry no parameters of ours.
+constexpr const char* kSingleFile = "model.safetensors";
+constexpr const char* kIndexFile = "model.safetensors.index.json";
+// Large tensors are split into chunks of this many elements so that conversion and initialisation spread over
+// all threads even when one embedding matrix holds a quarter of the model.
+constexpr int64_t kChunk = int64_t(1) << 18;
+// Philox stream of parameter tensor i in init_params (kept stable: tests and runs rely on the values).
+constexpr uint64_t kInitStreamBase = 1000;
+
+struct Located {
+  const SafetensorsFile* file;
+  const SafetensorsEntry* entry;
+};
+
+// Every tensor of a checkpoint directory and the file holding it.
+struct CheckpointTensors {
+  std::string source;  // what errors call the checkpoint: model.safetensors or the index
+  std::vector<std::unique_ptr<SafetensorsFile>> files;
+  std::map<std::string, Located> tensors;
+};
+
+// Buffers some HF exports keep that carry no parameters (older Llama exports saved RoPE's inv_freq).
 bool harmless_extra(const std::string& name) { return name.find("rotary_emb.inv_freq") != std::string::npos; }
 
-void write_text_atomic(const fs::path& path, const std::string& text) {
-  const fs::path tmp = path.string() + ".tmp";
-  {
-    std::ofstream f(tmp, std::ios::binary);
-    if (!f) fail_in_file(tmp.string(), "cannot create");
-    f << text;
-    f.flush();
-    if (!f) fail_in_file(path.string(), "write failed (the previous file is left intact)");
-  }
-  fs::rename(tmp, path);
+void read_single(const fs::path& file, CheckpointTensors& ck) {
+  ck.source = file.string();
+  ck.files.push_back(std::make_unique<SafetensorsFile>(SafetensorsFile::open(file.string())));
+  for (const auto& e : ck.files.back()->entries()) ck.tensors[e.name] = {ck.files.back().get(), &e};
 }
+
+// The index maps tensor -> shard; the shards must agree with it both ways, or the index belongs to other shards.
+void read_sharded(const fs::path& dir, const fs::path& index_path, CheckpointTensors& ck) {
+  const std::string index = index_path.string();
+  ck.source = index;
+  nlohmann::json j;
+  {
+    std::ifstream in(index_path);
+    if (!in) fail_in_file(index, "cannot open");
+    try {
+      j = nlohmann::json::parse(in);
+    } catch (const nlohmann::json::exception& e) {
+      fail_in_file(index, std::string("invalid JSON: ") + e.what());
+    }
+  }
+  if (!j.is_object() || !j.contains("weight_map") || !j["weight_map"].is_object())
+    fail_in_field(index, "weight_map", "missing or not an object");
+  std::map<std::string, std::string> shard_of;
+  std::map<std::string, const SafetensorsFile*> opened;
+  for (auto it = j["weight_map"].begin(); it != j["weight_map"].end(); ++it) {
+    const std::string field = "weight_map." + it.key();
+    if (!it.value().is_string()) fail_in_field(index, field, "must be a shard file name, got " + it.value().dump());
+    const std::string shard = it.value().get<std::string>();
+    // Shards live beside the index: a path elsewhere is a corrupt or hostile index.
+    if (shard.empty() || shard.find('/') != std::string::npos || shard == "." || shard == "..")
+      fail_in_field(index, field, "shard '" + shard + "' is not a plain file name");
+    if (!opened.count(shard)) {
+      if (!fs::is_regular_file(dir / shard)) fail_in_field(index, field, "shard '" + shard + "' does not exist");
+      ck.files.push_back(std::make_unique<SafetensorsFile>(SafetensorsFile::open((dir / shard).string())));
+      opened[shard] = ck.files.back().get();
+    }
+    const SafetensorsFile* f = opened[shard];
+    if (!f->has(it.key())) fail_in_tensor(f->path(), it.key(), "listed in " + index + " but missing from this shard");
+    shard_of[it.key()] = shard;
+    ck.tensors[it.key()] = {f, &f->entry(it.key())};
+  }
+  for (const auto& [shard, f] : opened)
+    for (const auto& e : f->entries()) {
+      auto it = shard_of.find(e.name);
+      if (it == shard_of.end() || it->second != shard)
+        fail_in_tensor(f->path(), e.name, "is in this shard but " + index + " does not list it here");
+    }
+}
+
+// Philox(seed, stream).normal() drawn at position 4k — the k-th draw of a fresh generator — computed from the one
+// Philox block it reads: u1 from outputs 0-1, u2 from outputs 2-3, Box-Muller as in Philox::normal. That is one
+// block per value where Philox::next_u32 computes one per 32-bit output (four per value): init is 2-3x faster.
+float philox_normal_at(uint64_t seed, uint64_t stream, uint64_t k) {
+  const auto o = philox4x32_10({uint32_t(k), uint32_t(k >> 32), uint32_t(stream), uint32_t(stream >> 32)},
+                               {uint32_t(seed), uint32_t(seed >> 32)});
+  const double u1 = 1.0 - double(((uint64_t(o[0]) << 32) | o[1]) >> 11) * 0x1p-53;
+  const double u2 = double(((uint64_t(o[2]) << 32) | o[3]) >> 11) * 0x1p-53;
+  return float(std::sqrt(-2.0 * std::log(u1)) * std::cos(2.0 * M_PI * u2));
+}
+
+struct ConvertJob {
+  const uint8_t* src;
+  DType dtype;
+  float* dst;
+  int64_t n;
+};
 
 }  // namespace
 
@@ -38,78 +116,103 @@ bool is_model_dir(const std::string& dir) { return fs::is_regular_file(fs::path(
 
 void load_hf_weights(const std::string& model_dir, const ParamLayout& layout, float* params) {
   const fs::path dir(model_dir);
-  // name -> file holding it
-  std::map<std::string, std::string> where;
-  const fs::path index = dir / "model.safetensors.index.json";
-  if (fs::exists(index)) {
-    nlohmann::json j;
-    try {
-      std::ifstream f(index);
-      j = nlohmann::json::parse(f);
-    } catch (const nlohmann::json::exception& e) {
-      fail_in_file(index.string(), std::string("invalid JSON: ") + e.what());
-    }
-    if (!j.contains("weight_map") || !j["weight_map"].is_object())
-      fail_in_field(index.string(), "weight_map", "missing or not an object");
-    for (auto it = j["weight_map"].begin(); it != j["weight_map"].end(); ++it) {
-      if (!it.value().is_string()) fail_in_field(index.string(), "weight_map." + it.key(), "must be a file name");
-      where[it.key()] = (dir / it.value().get<std::string>()).string();
-    }
-  } else {
-    const fs::path single = dir / "model.safetensors";
-    if (!fs::exists(single)) fail_in_file(model_dir, "no model.safetensors or model.safetensors.index.json");
-    auto f = SafetensorsFile::open(single.string());
-    for (const auto& e : f.entries()) where[e.name] = single.string();
-  }
-  std::map<std::string, std::unique_ptr<SafetensorsFile>> files;
-  auto file_of = [&](const std::string& path) -> SafetensorsFile& {
-    auto& slot = files[path];
-    if (!slot) slot = std::make_unique<SafetensorsFile>(SafetensorsFile::open(path));
-    return *slot;
-  };
-  std::set<std::string> used;
+  if (!fs::is_directory(dir)) fail_in_file(model_dir, "not a directory");
+  CheckpointTensors ck;
+  if (fs::exists(dir / kSingleFile))
+    read_single(dir / kSingleFile, ck);
+  else if (fs::exists(dir / kIndexFile))
+    read_sharded(dir, dir / kIndexFile, ck);
+  else if (fs::exists(dir / "pytorch_model.bin") || fs::exists(dir / "pytorch_model.bin.index.json"))
+    fail_in_file(model_dir, "has only PyTorch pickle weights (pytorch_model.bin): convert them to safetensors");
+  else
+    fail_in_file(model_dir,
+                 std::string("no ") + kSingleFile + " or " + kIndexFile + " (not a Hugging Face model directory?)");
+
+  // 1. Every parameter present, with its shape. Report the first missing one and how many more are missing:
+  // many missing tensors usually mean config.json describes a different model than the weights.
+  std::vector<const ParamInfo*> missing;
+  for (const auto& p : layout.params())
+    if (!ck.tensors.count(p.hf_name)) missing.push_back(&p);
+  if (!missing.empty())
+    fail_in_tensor(ck.source, missing.front()->hf_name,
+                   "missing from the checkpoint" +
+                       (missing.size() > 1 ? " (with " + std::to_string(missing.size() - 1) + " more of the model's " +
+                                                 std::to_string(layout.params().size()) +
+                                                 " tensors: does config.json describe these weights?)"
+                                           : std::string()));
+  std::vector<ConvertJob> jobs;
   for (const auto& p : layout.params()) {
-    auto it = where.find(p.hf_name);
-    if (it == where.end()) fail_in_tensor(model_dir, p.hf_name, "missing from the checkpoint");
-    file_of(it->second).read_f32(p.hf_name, p.shape, params + p.offset);
-    used.insert(p.hf_name);
+    const Located& at = ck.tensors.at(p.hf_name);
+    if (at.entry->shape != p.shape)
+      fail_in_tensor(at.file->path(), p.hf_name,
+                     "shape " + at.entry->shape.to_string() + " does not match the expected " + p.shape.to_string() +
+                         " (from the model config)");
+    const size_t esize = dtype_size(at.entry->dtype);
+    for (int64_t i = 0; i < p.numel(); i += kChunk)
+      jobs.push_back({at.file->raw(*at.entry) + size_t(i) * esize, at.entry->dtype, params + p.offset + i,
+                      std::min(kChunk, p.numel() - i)});
   }
-  for (const auto& [name, file] : where) {
-    if (used.count(name) || harmless_extra(name)) continue;
-    // A tied model may still ship lm_head.weight (equal to the embeddings): accept it.
-    if (name == "lm_head.weight" && layout.lm_head == layout.embed) continue;
-    fail_in_tensor(file, name, "unexpected tensor: the config does not describe it");
+  // 2. Nothing left over.
+  for (const auto& [name, at] : ck.tensors) {
+    if (layout.has(name) || harmless_extra(name)) continue;
+    // A tied model may still ship lm_head.weight; transformers ties it to the embeddings and ignores it.
+    if (name == "lm_head.weight" && layout.tied()) continue;
+    fail_in_tensor(at.file->path(), name, "unexpected tensor: the model config does not describe it");
   }
+  // 3. Convert, once nothing can fail any more (no exception may leave an OpenMP region).
+#pragma omp parallel for schedule(dynamic)
+  for (size_t j = 0; j < jobs.size(); j++) convert_to_f32(jobs[j].dtype, jobs[j].src, jobs[j].dst, size_t(jobs[j].n));
 }
 
 void save_hf_checkpoint(const std::string& dir, const ModelConfig& config, const ParamLayout& layout,
                         const float* params, DType dtype) {
-  fs::create_directories(dir);
+  R1_CHECK(layout.total() == count_parameters(config), "the layout was not built from this config");
+  try {
+    fs::create_directories(dir);
+  } catch (const fs::filesystem_error& e) {
+    fail_in_file(dir, std::string("cannot create the checkpoint directory: ") + e.code().message());
+  }
   std::vector<TensorToWrite> tensors;
   for (const auto& p : layout.params()) tensors.push_back({p.hf_name, dtype, p.shape, params + p.offset});
-  write_safetensors((fs::path(dir) / "model.safetensors").string(), tensors, {{"format", "pt"}});
+  // transformers refuses safetensors files whose metadata lacks format=pt.
+  write_safetensors((fs::path(dir) / kSingleFile).string(), tensors, {{"format", "pt"}});
   ModelConfig c = config;
   c.torch_dtype = dtype == DType::F32 ? "float32" : dtype == DType::BF16 ? "bfloat16" : "float16";
-  write_text_atomic(fs::path(dir) / "config.json", model_config_to_json(c).dump(2) + "\n");
+  write_file_atomic((fs::path(dir) / "config.json").string(), model_config_to_json(c).dump(2) + "\n");
 }
 
 void init_params(const ModelConfig& config, const ParamLayout& layout, float* params, uint64_t seed) {
+  R1_CHECK(layout.total() == count_parameters(config), "the layout was not built from this config");
+  struct Chunk {
+    size_t tensor;
+    int64_t begin, n;
+  };
+  std::vector<Chunk> chunks;
   for (size_t i = 0; i < layout.params().size(); i++) {
-    const auto& p = layout.params()[i];
+    const ParamInfo& p = layout.params()[i];
     float* w = params + p.offset;
-    const int64_t n = p.shape.numel();
-    const bool is_norm = p.hf_name.find("norm") != std::string::npos;
-    const bool is_bias = p.hf_name.size() > 5 && p.hf_name.compare(p.hf_name.size() - 5, 5, ".bias") == 0;
-    if (is_norm) {
-      std::fill(w, w + n, 1.0f);
-    } else if (is_bias) {
-      std::fill(w, w + n, 0.0f);
-    } else {
-      Philox rng(seed, 1000 + i);  // one stream per tensor: adding a tensor never shifts the others
-      for (int64_t k = 0; k < n; k++) w[k] = 0.02f * rng.normal();
+    switch (p.kind) {
+      case ParamKind::Norm:
+        std::fill(w, w + p.numel(), 1.0f);
+        break;
+      case ParamKind::Bias:
+        std::fill(w, w + p.numel(), 0.0f);
+        break;
+      case ParamKind::Embedding:
+      case ParamKind::Matrix:
+        for (int64_t b = 0; b < p.numel(); b += kChunk) chunks.push_back({i, b, std::min(kChunk, p.numel() - b)});
+        break;
     }
   }
-  (void)config;
+  // Philox is counter-based: element k of tensor i is the k-th normal() of stream 1000 + i wherever it is
+  // computed, so chunks fill in parallel with the values of one sequential pass.
+#pragma omp parallel for schedule(dynamic)
+  for (size_t c = 0; c < chunks.size(); c++) {
+    const Chunk& ch = chunks[c];
+    float* w = params + layout.params()[ch.tensor].offset + ch.begin;
+    for (int64_t k = 0; k < ch.n; k++)
+      w[k] = 0.02f * philox_normal_at(seed, kInitStreamBase + ch.tensor, uint64_t(ch.begin + k));
+  }
 }
 
 }  // namespace r1

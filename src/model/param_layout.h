@@ -1,6 +1,8 @@
 // ParamLayout: ONE table describing every parameter of a model — HF name, shape, offset into the flat buffer,
-// whether weight decay applies — generated from the config. Parameters, gradients and optimizer moments are
-// flat buffers laid out by this table, so an all-reduce, a fused AdamW or a checkpoint is one loop over it.
+// kind, whether weight decay applies — generated from the config, so there are no parallel hand-kept lists.
+// Parameters, gradients and optimizer moments are flat float buffers laid out by this table, so an all-reduce, a
+// fused AdamW, an initialisation or a checkpoint is one loop over it. Tensors are packed back to back in HF order
+// (embeddings, layer 0..L-1, final norm, untied lm_head); total() equals count_parameters(config).
 #pragma once
 #include <cstdint>
 #include <string>
@@ -12,30 +14,43 @@
 
 namespace r1 {
 
+enum class ParamKind : uint8_t {
+  Embedding,  // token embeddings [V, H] (also the output head when tied)
+  Matrix,     // projection weights and an untied lm_head
+  Norm,       // RMSNorm gains
+  Bias,       // q/k/v projection biases
+};
+
 struct ParamInfo {
   std::string hf_name;
   Shape shape;
-  int64_t offset = 0;  // in floats
-  bool weight_decay = false;
+  int64_t offset = 0;         // in floats, into the flat buffer
+  bool weight_decay = false;  // matrices and embeddings yes, norms and biases no
+  ParamKind kind = ParamKind::Matrix;
+  int64_t numel() const { return shape.numel(); }
 };
 
 class ParamLayout {
  public:
-  struct Layer {
-    int64_t input_norm, q_w, q_b, k_w, k_b, v_w, v_b, o_w, post_norm, gate_w, up_w, down_w;  // biases -1 if absent
+  struct Layer {  // float offsets of one decoder block's tensors; biases are -1 when the model has none
+    int64_t input_norm, q_w, q_b, k_w, k_b, v_w, v_b, o_w, post_norm, gate_w, up_w, down_w;
   };
   explicit ParamLayout(const ModelConfig& config);
 
   int64_t total() const { return total_; }
   const std::vector<ParamInfo>& params() const { return params_; }
-  const ParamInfo& get(const std::string& hf_name) const;  // throws r1::Error naming the tensor
-  bool has(const std::string& hf_name) const { return index_.count(hf_name) > 0; }
-  const Layer& layer(int i) const { return layers_[size_t(i)]; }
+  // The parameter named hf_name; r1::Error naming it when the model has none.
+  const ParamInfo& get(const std::string& hf_name) const;
+  const ParamInfo* find(const std::string& hf_name) const;  // nullptr when absent
+  bool has(const std::string& hf_name) const { return find(hf_name) != nullptr; }
+  int num_layers() const { return int(layers_.size()); }
+  const Layer& layer(int i) const;
+  bool tied() const { return lm_head == embed; }
 
   int64_t embed = 0, final_norm = 0, lm_head = 0;  // lm_head == embed when the embeddings are tied
 
  private:
-  int64_t add(const std::string& name, Shape shape, bool decay);
+  int64_t add(const std::string& name, Shape shape, ParamKind kind);
   std::vector<ParamInfo> params_;
   std::unordered_map<std::string, size_t> index_;
   std::vector<Layer> layers_;

@@ -2,9 +2,11 @@
 // its forward, on tiny shapes: loss = sum(dout * f(inputs)), gradient checked for a sample of every input's
 // elements. Plus the structural properties (packing, chunking, rope inversion).
 #include <gtest/gtest.h>
+#include <omp.h>
 
 #include <cmath>
 #include <functional>
+#include <string>
 #include <vector>
 
 #include "backend/cpu/ops.h"
@@ -119,8 +121,9 @@ double ref_head(const Vec& x, const Vec& W, const std::vector<int32_t>& tg, cons
 
 }  // namespace
 
+// C = 70: the row sums run whole 8-lane blocks plus a tail, and the weight gradient spans two column blocks.
 TEST(CpuOps, RmsnormBackwardMatchesFiniteDifferences) {
-  const int T = 3, C = 8;
+  const int T = 3, C = 70;
   auto x = randn(T * C, 1), w = randn(C, 2), dout = randn(T * C, 3);
   std::vector<float> y(T * C), rstd(T), dx(T * C, 0), dw(C, 0);
   cpu::rmsnorm_forward(y.data(), rstd.data(), x.data(), w.data(), T, C, 1e-5f);
@@ -128,8 +131,8 @@ TEST(CpuOps, RmsnormBackwardMatchesFiniteDifferences) {
   const Vec d = to_d(dout), wd = to_d(w), xd = to_d(x);
   const Vec yr = ref_rmsnorm(xd, wd, T, C, 1e-5);
   for (int i = 0; i < T * C; i++) EXPECT_NEAR(y[i], yr[i], 1e-5);
-  expect_grad("dx", xd, dx, [&](const Vec& xx) { return dotv(d, ref_rmsnorm(xx, wd, T, C, 1e-5)); });
-  expect_grad("dw", wd, dw, [&](const Vec& ww) { return dotv(d, ref_rmsnorm(xd, ww, T, C, 1e-5)); });
+  expect_grad("dx", xd, dx, [&](const Vec& xx) { return dotv(d, ref_rmsnorm(xx, wd, T, C, 1e-5)); }, 40);
+  expect_grad("dw", wd, dw, [&](const Vec& ww) { return dotv(d, ref_rmsnorm(xd, ww, T, C, 1e-5)); }, 40);
 }
 
 TEST(CpuOps, LinearBackwardMatchesFiniteDifferences) {
@@ -227,21 +230,98 @@ TEST(CpuOps, RopeLlama3ScalingFollowsTheDefinition) {
   EXPECT_GT(blended, 0);
 }
 
+// D = 4 runs only the scalar tail of the kernels' dot products; D = 20 runs one 16-lane block plus a tail.
 TEST(CpuOps, AttentionBackwardMatchesFiniteDifferences) {
-  const int Hq = 4, Hkv = 2, D = 4;
-  const std::vector<int32_t> cu = {0, 3, 5, 9};
-  const int T = cu.back(), B = 3;
-  auto q = randn(T * Hq * D, 15), k = randn(T * Hkv * D, 16), v = randn(T * Hkv * D, 17), dout = randn(T * Hq * D, 18);
-  std::vector<float> out(T * Hq * D), lse(T * Hq), dq(q.size(), 0), dk(k.size(), 0), dv(v.size(), 0);
-  cpu::attention_forward(out.data(), lse.data(), q.data(), k.data(), v.data(), cu.data(), B, T, Hq, Hkv, D);
-  cpu::attention_backward(dq.data(), dk.data(), dv.data(), dout.data(), q.data(), k.data(), v.data(), out.data(),
-                          lse.data(), cu.data(), B, T, Hq, Hkv, D);
-  const Vec d = to_d(dout), qd = to_d(q), kd = to_d(k), vd = to_d(v);
-  const Vec ref = ref_attention(qd, kd, vd, cu, Hq, Hkv, D);
-  for (size_t i = 0; i < out.size(); i++) EXPECT_NEAR(out[i], ref[i], 1e-5);
-  expect_grad("dq", qd, dq, [&](const Vec& x) { return dotv(d, ref_attention(x, kd, vd, cu, Hq, Hkv, D)); }, 40);
-  expect_grad("dk", kd, dk, [&](const Vec& x) { return dotv(d, ref_attention(qd, x, vd, cu, Hq, Hkv, D)); }, 40);
-  expect_grad("dv", vd, dv, [&](const Vec& x) { return dotv(d, ref_attention(qd, kd, x, cu, Hq, Hkv, D)); }, 40);
+  for (int D : {4, 20}) {
+    SCOPED_TRACE("D = " + std::to_string(D));
+    const int Hq = 4, Hkv = 2;
+    const std::vector<int32_t> cu = {0, 3, 5, 9};
+    const int T = cu.back(), B = 3;
+    auto q = randn(T * Hq * D, 15), k = randn(T * Hkv * D, 16), v = randn(T * Hkv * D, 17);
+    auto dout = randn(T * Hq * D, 18);
+    std::vector<float> out(T * Hq * D), lse(T * Hq), dq(q.size(), 0), dk(k.size(), 0), dv(v.size(), 0);
+    cpu::attention_forward(out.data(), lse.data(), q.data(), k.data(), v.data(), cu.data(), B, T, Hq, Hkv, D);
+    cpu::attention_backward(dq.data(), dk.data(), dv.data(), dout.data(), q.data(), k.data(), v.data(), out.data(),
+                            lse.data(), cu.data(), B, T, Hq, Hkv, D);
+    const Vec d = to_d(dout), qd = to_d(q), kd = to_d(k), vd = to_d(v);
+    const Vec ref = ref_attention(qd, kd, vd, cu, Hq, Hkv, D);
+    for (size_t i = 0; i < out.size(); i++) EXPECT_NEAR(out[i], ref[i], 1e-5);
+    expect_grad("dq", qd, dq, [&](const Vec& x) { return dotv(d, ref_attention(x, kd, vd, cu, Hq, Hkv, D)); }, 40);
+    expect_grad("dk", kd, dk, [&](const Vec& x) { return dotv(d, ref_attention(qd, x, vd, cu, Hq, Hkv, D)); }, 40);
+    expect_grad("dv", vd, dv, [&](const Vec& x) { return dotv(d, ref_attention(qd, kd, x, cu, Hq, Hkv, D)); }, 40);
+  }
+}
+
+namespace {
+
+struct AttentionRun {
+  std::vector<float> out, lse, dq, dk, dv;
+};
+
+// Forward and backward of one packed batch, with gradients accumulated onto the given starting values.
+AttentionRun run_attention(const std::vector<float>& q, const std::vector<float>& k, const std::vector<float>& v,
+                           const std::vector<float>& dout, const std::vector<int32_t>& cu, int Hq, int Hkv, int D) {
+  const int T = cu.back(), B = int(cu.size()) - 1;
+  AttentionRun r{std::vector<float>(q.size()), std::vector<float>(size_t(T) * Hq), std::vector<float>(q.size(), 0.5f),
+                 std::vector<float>(k.size(), -0.25f), std::vector<float>(v.size(), 1.0f)};
+  cpu::attention_forward(r.out.data(), r.lse.data(), q.data(), k.data(), v.data(), cu.data(), B, T, Hq, Hkv, D);
+  cpu::attention_backward(r.dq.data(), r.dk.data(), r.dv.data(), dout.data(), q.data(), k.data(), v.data(),
+                          r.out.data(), r.lse.data(), cu.data(), B, T, Hq, Hkv, D);
+  return r;
+}
+
+}  // namespace
+
+// Large enough that the kernels really use a thread team: the result must not depend on its size.
+TEST(CpuOps, AttentionIsBitwiseIndependentOfThreadCount) {
+  const int Hq = 4, Hkv = 2, D = 32;
+  const std::vector<int32_t> cu = {0, 40, 64, 100};
+  const int T = cu.back();
+  auto q = randn(T * Hq * D, 40), k = randn(T * Hkv * D, 41), v = randn(T * Hkv * D, 42);
+  auto dout = randn(T * Hq * D, 43);
+  const int saved = omp_get_max_threads();
+  omp_set_num_threads(1);
+  const AttentionRun one = run_attention(q, k, v, dout, cu, Hq, Hkv, D);
+  omp_set_num_threads(3);
+  const AttentionRun three = run_attention(q, k, v, dout, cu, Hq, Hkv, D);
+  omp_set_num_threads(saved);
+  EXPECT_EQ(one.out, three.out);
+  EXPECT_EQ(one.lse, three.lse);
+  EXPECT_EQ(one.dq, three.dq);
+  EXPECT_EQ(one.dk, three.dk);
+  EXPECT_EQ(one.dv, three.dv);
+  // The backward accumulates: the starting values of the gradient buffers are still in there.
+  std::vector<float> dq_zero(q.size(), 0.0f);
+  std::vector<float> dk0(k.size(), 0), dv0(v.size(), 0);
+  cpu::attention_backward(dq_zero.data(), dk0.data(), dv0.data(), dout.data(), q.data(), k.data(), v.data(),
+                          one.out.data(), one.lse.data(), cu.data(), 3, T, Hq, Hkv, D);
+  for (size_t i = 0; i < q.size(); i += 97) EXPECT_NEAR(one.dq[i], dq_zero[i] + 0.5f, 1e-5);
+}
+
+TEST(CpuOps, AttentionBackwardPackedEqualsSeparate) {
+  const int Hq = 4, Hkv = 2, D = 24;
+  const std::vector<int32_t> cu = {0, 6, 8, 19};
+  const int T = cu.back();
+  auto q = randn(T * Hq * D, 44), k = randn(T * Hkv * D, 45), v = randn(T * Hkv * D, 46);
+  auto dout = randn(T * Hq * D, 47);
+  const AttentionRun packed = run_attention(q, k, v, dout, cu, Hq, Hkv, D);
+  for (int s = 0; s < 3; s++) {
+    const int b = cu[s], n = cu[s + 1] - cu[s];
+    auto slice = [&](const std::vector<float>& x, int H) {
+      return std::vector<float>(x.begin() + size_t(b) * H * D, x.begin() + size_t(b + n) * H * D);
+    };
+    const AttentionRun alone = run_attention(slice(q, Hq), slice(k, Hkv), slice(v, Hkv), slice(dout, Hq), {0, n}, Hq,
+                                             Hkv, D);
+    EXPECT_EQ(alone.dq, slice(packed.dq, Hq)) << "sequence " << s;
+    EXPECT_EQ(alone.dk, slice(packed.dk, Hkv)) << "sequence " << s;
+    EXPECT_EQ(alone.dv, slice(packed.dv, Hkv)) << "sequence " << s;
+  }
+}
+
+TEST(CpuOps, AddInplaceAccumulates) {
+  std::vector<float> y = {1, 2, 3}, x = {0.5f, -2, 4};
+  cpu::add_inplace(y.data(), x.data(), 3);
+  EXPECT_EQ(y, (std::vector<float>{1.5f, 0, 7}));
 }
 
 TEST(CpuOps, AttentionPackedEqualsSeparate) {

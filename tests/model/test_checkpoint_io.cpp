@@ -1,236 +1,268 @@
-// safetensors and config.json: bit-exact round trips, and one test per malformed input, each asserting the
-// error names the file and the culprit.
+// HF checkpoint directories: save/load round trips (f32 exact, bf16 rounded), sharded indexes, and the
+// state-dict checks — missing, misshapen, unexpected tensors and inconsistent indexes name file and tensor.
 #include <gtest/gtest.h>
 
-#include <filesystem>
-#include <fstream>
+#include <cstring>
 #include <nlohmann/json.hpp>
 
-#include "core/error.h"
-#include "core/rng.h"
 #include "model/checkpoint_io.h"
 #include "model/config.h"
 #include "model/param_layout.h"
 #include "model/safetensors.h"
+#include "model_test_util.h"
 
 using namespace r1;
-namespace fs = std::filesystem;
+using namespace r1::test;
 
 namespace {
 
-fs::path temp_dir(const std::string& name) {
-  fs::path d = fs::temp_directory_path() / ("r1_test_model_" + name + "_" + std::to_string(::getpid()));
-  fs::remove_all(d);
-  fs::create_directories(d);
-  return d;
-}
-
-// Writes a raw safetensors file from a header JSON text and a data section.
-std::string write_raw(const fs::path& p, const std::string& header, const std::string& data, int64_t len = -1) {
-  std::ofstream f(p, std::ios::binary);
-  const uint64_t n = len >= 0 ? uint64_t(len) : header.size();
-  for (int i = 0; i < 8; i++) f.put(char(n >> (8 * i)));
-  f << header << data;
-  return p.string();
-}
-
-// Expects open() (or read) to throw an r1::Error mentioning every fragment.
-void expect_error(const std::function<void()>& fn, std::vector<std::string> fragments) {
-  try {
-    fn();
-    FAIL() << "no error thrown";
-  } catch (const Error& e) {
-    for (const auto& f : fragments) EXPECT_NE(std::string(e.what()).find(f), std::string::npos) << e.what() << " lacks " << f;
+struct Model {
+  ModelConfig config;
+  ParamLayout layout;
+  std::vector<float> params;
+  explicit Model(ModelConfig c, uint64_t seed = 5) : config(c), layout(c), params(size_t(layout.total())) {
+    init_params(config, layout, params.data(), seed);
+    // Non-trivial norms and biases too, so that a misplaced tensor cannot go unnoticed.
+    for (size_t i = 0; i < params.size(); i += 7) params[i] += 0.25f * float(i % 13);
   }
+};
+
+ModelConfig untied_tiny() {
+  ModelConfig c = builtin_model_config("tiny");
+  c.tie_word_embeddings = false;
+  return c;
+}
+
+// The model's tensors as TensorToWrite, optionally leaving one out.
+std::vector<TensorToWrite> tensors_of(const Model& m, const std::string& skip = "", DType dtype = DType::F32) {
+  std::vector<TensorToWrite> t;
+  for (const auto& p : m.layout.params())
+    if (p.hf_name != skip) t.push_back({p.hf_name, dtype, p.shape, m.params.data() + p.offset});
+  return t;
+}
+
+// Writes the model as two shards (alternate tensors) plus an index.
+void write_sharded(const fs::path& dir, const Model& m) {
+  std::vector<TensorToWrite> first, second;
+  nlohmann::json index = {{"metadata", {{"total_size", m.layout.total() * 4}}}};
+  for (size_t i = 0; i < m.layout.params().size(); i++) {
+    const auto& p = m.layout.params()[i];
+    const bool a = i % 2 == 0;
+    (a ? first : second).push_back({p.hf_name, DType::F32, p.shape, m.params.data() + p.offset});
+    index["weight_map"][p.hf_name] = a ? "model-00001-of-00002.safetensors" : "model-00002-of-00002.safetensors";
+  }
+  write_safetensors((dir / "model-00001-of-00002.safetensors").string(), first);
+  write_safetensors((dir / "model-00002-of-00002.safetensors").string(), second);
+  write_bytes(dir / "model.safetensors.index.json", index.dump(2));
+}
+
+bool same_bits(const std::vector<float>& a, const std::vector<float>& b) {
+  return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * 4) == 0;
 }
 
 }  // namespace
 
-TEST(Safetensors, RoundTripIsBitExact) {
-  const auto d = temp_dir("roundtrip");
-  Philox rng(1, 0);
-  std::vector<float> a(6), b(4);
-  for (auto& x : a) x = rng.normal();
-  for (auto& x : b) x = bf16_to_f32(f32_to_bf16(rng.normal()));  // exactly representable in bf16
-  const auto path = (d / "x.safetensors").string();
-  write_safetensors(path, {{"a", DType::F32, {2, 3}, a.data()}, {"b", DType::BF16, {4}, b.data()}}, {{"k", "v"}});
-  auto f = SafetensorsFile::open(path);
-  std::vector<float> a2(6), b2(4);
-  f.read_f32("a", {2, 3}, a2.data());
-  f.read_f32("b", {4}, b2.data());
-  EXPECT_EQ(std::memcmp(a.data(), a2.data(), 24), 0);
-  EXPECT_EQ(std::memcmp(b.data(), b2.data(), 16), 0);
-  EXPECT_EQ(f.metadata().at("k"), "v");
-  // Writing what we read gives the same bytes.
-  const auto path2 = (d / "y.safetensors").string();
-  write_safetensors(path2, {{"a", DType::F32, {2, 3}, a2.data()}, {"b", DType::BF16, {4}, b2.data()}}, {{"k", "v"}});
-  std::ifstream f1(path, std::ios::binary), f2(path2, std::ios::binary);
-  EXPECT_EQ(std::string(std::istreambuf_iterator<char>(f1), {}), std::string(std::istreambuf_iterator<char>(f2), {}));
-  EXPECT_FALSE(fs::exists(path + ".tmp"));
-}
-
-TEST(Safetensors, TruncatedFileIsAnError) {
-  const auto d = temp_dir("trunc");
-  std::ofstream(d / "t.safetensors") << "abc";
-  expect_error([&] { SafetensorsFile::open((d / "t.safetensors").string()); }, {"t.safetensors", "truncated"});
-}
-
-TEST(Safetensors, HeaderLengthPastEndOfFileIsAnError) {
-  const auto d = temp_dir("hlen");
-  const auto p = write_raw(d / "h.safetensors", "{}", "", 1000);
-  expect_error([&] { SafetensorsFile::open(p); }, {"h.safetensors", "header length 1000"});
-}
-
-TEST(Safetensors, InvalidHeaderJsonIsAnError) {
-  const auto d = temp_dir("json");
-  const auto p = write_raw(d / "j.safetensors", "{\"a\": [", "");
-  expect_error([&] { SafetensorsFile::open(p); }, {"j.safetensors", "invalid header JSON"});
-}
-
-TEST(Safetensors, OffsetsOutOfRangeAreAnError) {
-  const auto d = temp_dir("range");
-  const auto p = write_raw(d / "r.safetensors", R"({"w":{"dtype":"F32","shape":[4],"data_offsets":[0,16]}})",
-                           std::string(8, '\0'));
-  expect_error([&] { SafetensorsFile::open(p); }, {"r.safetensors", "'w'", "out of range"});
-}
-
-TEST(Safetensors, OverlappingTensorsAreAnError) {
-  const auto d = temp_dir("overlap");
-  const auto p = write_raw(d / "o.safetensors",
-                           R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}})",
-                           std::string(12, '\0'));
-  expect_error([&] { SafetensorsFile::open(p); }, {"o.safetensors", "overlaps"});
-}
-
-TEST(Safetensors, UnknownDtypeIsAnError) {
-  const auto d = temp_dir("dtype");
-  const auto p = write_raw(d / "d.safetensors", R"({"w":{"dtype":"F8_E4M3","shape":[2],"data_offsets":[0,2]}})",
-                           std::string(2, '\0'));
-  expect_error([&] { SafetensorsFile::open(p); }, {"d.safetensors", "'w'", "F8_E4M3"});
-}
-
-TEST(Safetensors, ShapeSizeMismatchIsAnError) {
-  const auto d = temp_dir("size");
-  const auto p = write_raw(d / "s.safetensors", R"({"w":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}})",
-                           std::string(8, '\0'));
-  expect_error([&] { SafetensorsFile::open(p); }, {"s.safetensors", "'w'", "needs 12 bytes"});
-}
-
-TEST(Safetensors, WrongShapeOnReadIsAnError) {
-  const auto d = temp_dir("shape");
-  std::vector<float> a(6, 1.0f);
-  const auto path = (d / "x.safetensors").string();
-  write_safetensors(path, {{"a", DType::F32, {2, 3}, a.data()}});
-  auto f = SafetensorsFile::open(path);
-  expect_error([&] { f.read_f32("a", {3, 2}, a.data()); }, {"x.safetensors", "'a'", "[2, 3]", "[3, 2]"});
-}
-
-TEST(Checkpoint, MissingTensorIsAnError) {
-  const auto d = temp_dir("missing");
-  ModelConfig c = builtin_model_config("tiny");
-  ParamLayout L(c);
-  std::vector<float> p(size_t(L.total()));
-  init_params(c, L, p.data(), 1);
-  std::vector<TensorToWrite> t;
-  for (const auto& info : L.params())
-    if (info.hf_name != "model.norm.weight") t.push_back({info.hf_name, DType::F32, info.shape, p.data() + info.offset});
-  write_safetensors((d / "model.safetensors").string(), t);
-  expect_error([&] { load_hf_weights(d.string(), L, p.data()); }, {"model.norm.weight", "missing"});
-}
-
-TEST(Checkpoint, UnexpectedTensorIsAnError) {
-  const auto d = temp_dir("extra");
-  ModelConfig c = builtin_model_config("tiny");
-  ParamLayout L(c);
-  std::vector<float> p(size_t(L.total()));
-  std::vector<TensorToWrite> t;
-  for (const auto& info : L.params()) t.push_back({info.hf_name, DType::F32, info.shape, p.data() + info.offset});
-  t.push_back({"model.layers.9.mlp.gate_proj.weight", DType::F32, {2}, p.data()});
-  write_safetensors((d / "model.safetensors").string(), t);
-  expect_error([&] { load_hf_weights(d.string(), L, p.data()); }, {"model.layers.9.mlp.gate_proj.weight", "unexpected"});
-}
-
-TEST(Checkpoint, SaveLoadRoundTripAndShardedIndex) {
-  const auto d = temp_dir("ckpt");
-  ModelConfig c = builtin_model_config("tiny");
-  c.tie_word_embeddings = false;
-  ParamLayout L(c);
-  std::vector<float> p(size_t(L.total())), q(size_t(L.total()), -1.0f);
-  init_params(c, L, p.data(), 5);
-  save_hf_checkpoint(d.string(), c, L, p.data());
-  EXPECT_TRUE(is_model_dir(d.string()));
-  const ModelConfig c2 = load_model_config((d / "config.json").string());
-  EXPECT_EQ(c2.num_hidden_layers, c.num_hidden_layers);
-  EXPECT_EQ(c2.tie_word_embeddings, false);
-  load_hf_weights(d.string(), ParamLayout(c2), q.data());
-  EXPECT_EQ(std::memcmp(p.data(), q.data(), p.size() * 4), 0);
-  // The same weights split over two shards with an index.
-  const auto s = temp_dir("sharded");
-  std::vector<TensorToWrite> first, second;
-  nlohmann::json index;
-  for (size_t i = 0; i < L.params().size(); i++) {
-    const auto& info = L.params()[i];
-    const bool a = i % 2 == 0;
-    (a ? first : second).push_back({info.hf_name, DType::F32, info.shape, p.data() + info.offset});
-    index["weight_map"][info.hf_name] = a ? "model-00001-of-00002.safetensors" : "model-00002-of-00002.safetensors";
+TEST(Safetensors, CheckpointSaveLoadRoundTripIsBitExact) {
+  TempDir d("ckpt");
+  for (const ModelConfig& c : {builtin_model_config("tiny"), untied_tiny()}) {
+    const Model m(c);
+    save_hf_checkpoint(d.path().string(), m.config, m.layout, m.params.data());
+    EXPECT_TRUE(is_model_dir(d.path().string()));
+    const ModelConfig back = load_model_config(d.str("config.json"));
+    EXPECT_EQ(back, m.config);
+    std::vector<float> q(m.params.size(), -1.0f);
+    load_hf_weights(d.path().string(), ParamLayout(back), q.data());
+    EXPECT_TRUE(same_bits(m.params, q));
+    EXPECT_EQ(SafetensorsFile::open(d.str("model.safetensors")).metadata().at("format"), "pt");
+    EXPECT_EQ(SafetensorsFile::open(d.str("model.safetensors")).has("lm_head.weight"), !c.tie_word_embeddings);
+    EXPECT_FALSE(fs::exists(d / "config.json.tmp"));
+    EXPECT_FALSE(fs::exists(d / "model.safetensors.tmp"));
   }
-  write_safetensors((s / "model-00001-of-00002.safetensors").string(), first);
-  write_safetensors((s / "model-00002-of-00002.safetensors").string(), second);
-  std::ofstream(s / "model.safetensors.index.json") << index.dump();
-  std::fill(q.begin(), q.end(), 0.0f);
-  load_hf_weights(s.string(), L, q.data());
-  EXPECT_EQ(std::memcmp(p.data(), q.data(), p.size() * 4), 0);
 }
 
-TEST(ModelConfig, Qwen25HalfBillionShapeHasTheKnownParameterCount) {
-  // hidden 896, 24 layers, 14 heads, 2 kv heads, ffn 4864, vocab 151936, tied, q/k/v biases.
-  EXPECT_EQ(count_parameters(builtin_model_config("qwen2.5-0.5b")), 494032768);
+TEST(Safetensors, CheckpointSavedAsBf16LoadsTheRoundedWeights) {
+  TempDir d("bf16");
+  const Model m(builtin_model_config("tiny"));
+  save_hf_checkpoint(d.path().string(), m.config, m.layout, m.params.data(), DType::BF16);
+  EXPECT_EQ(load_model_config(d.str("config.json")).torch_dtype, "bfloat16");
+  EXPECT_EQ(SafetensorsFile::open(d.str("model.safetensors")).entry("model.norm.weight").dtype, DType::BF16);
+  EXPECT_EQ(fs::file_size(d / "model.safetensors") % 2, 0u);
+  std::vector<float> q(m.params.size());
+  load_hf_weights(d.path().string(), m.layout, q.data());
+  for (size_t i = 0; i < q.size(); i++) ASSERT_EQ(q[i], bf16_to_f32(f32_to_bf16(m.params[i]))) << i;
+  // And bf16 values survive a second bf16 save exactly.
+  TempDir e("bf16b");
+  save_hf_checkpoint(e.path().string(), m.config, m.layout, q.data(), DType::BF16);
+  EXPECT_EQ(read_bytes(d / "model.safetensors"), read_bytes(e / "model.safetensors"));
 }
 
-TEST(ModelConfig, UnknownModelTypeNamesTheFieldAndTheSupportedTypes) {
-  expect_error([] { parse_model_config({{"model_type", "gpt2"}}, "cfg.json"); }, {"cfg.json", "model_type", "gpt2", "qwen2, llama"});
+TEST(Safetensors, ShardedIndexLoadsTheSameWeights) {
+  TempDir d("sharded");
+  const Model m(untied_tiny());
+  write_sharded(d.path(), m);
+  std::vector<float> q(m.params.size(), 0.0f);
+  load_hf_weights(d.path().string(), m.layout, q.data());
+  EXPECT_TRUE(same_bits(m.params, q));
 }
 
-TEST(ModelConfig, WrongFieldsAreErrorsNamingTheField) {
-  nlohmann::json good = model_config_to_json(builtin_model_config("tiny"));
-  EXPECT_NO_THROW(parse_model_config(good, "cfg.json"));
-  auto bad = good;
-  bad.erase("hidden_size");
-  expect_error([&] { parse_model_config(bad, "cfg.json"); }, {"cfg.json", "hidden_size", "missing"});
-  bad = good;
-  bad["num_hidden_layers"] = "two";
-  expect_error([&] { parse_model_config(bad, "cfg.json"); }, {"num_hidden_layers", "integer"});
-  bad = good;
-  bad["num_key_value_heads"] = 3;
-  expect_error([&] { parse_model_config(bad, "cfg.json"); }, {"num_key_value_heads", "does not divide"});
-  bad = good;
-  bad["vocab_size"] = -5;
-  expect_error([&] { parse_model_config(bad, "cfg.json"); }, {"vocab_size", "positive"});
-  bad = good;
-  bad["rope_scaling"] = {{"rope_type", "yarn"}, {"factor", 4.0}};
-  expect_error([&] { parse_model_config(bad, "cfg.json"); }, {"rope_scaling", "yarn"});
-  bad = good;
-  bad["eos_token_id"] = "x";
-  expect_error([&] { parse_model_config(bad, "cfg.json"); }, {"eos_token_id"});
+TEST(Safetensors, SingleFileIsPreferredOverAnIndexLikeTransformers) {
+  TempDir d("both");
+  const Model a(builtin_model_config("tiny"), 1), b(builtin_model_config("tiny"), 2);
+  write_sharded(d.path(), a);
+  write_safetensors(d.str("model.safetensors"), tensors_of(b));
+  std::vector<float> q(a.params.size());
+  load_hf_weights(d.path().string(), b.layout, q.data());
+  EXPECT_TRUE(same_bits(b.params, q));
 }
 
-TEST(ModelConfig, Llama31RopeScalingAndEosListParse) {
-  nlohmann::json j = {{"model_type", "llama"}, {"vocab_size", 128256}, {"hidden_size", 4096},
-                      {"intermediate_size", 14336}, {"num_hidden_layers", 32}, {"num_attention_heads", 32},
-                      {"num_key_value_heads", 8}, {"rope_theta", 500000.0}, {"eos_token_id", {128001, 128008, 128009}},
-                      {"rope_scaling", {{"rope_type", "llama3"}, {"factor", 8.0}, {"low_freq_factor", 1.0},
-                                        {"high_freq_factor", 4.0}, {"original_max_position_embeddings", 8192}}}};
-  const auto c = parse_model_config(j, "llama.json");
-  EXPECT_EQ(c.rope_scaling.type, "llama3");
-  EXPECT_FLOAT_EQ(c.rope_scaling.factor, 8.0f);
-  EXPECT_EQ(c.head_dim, 128);
-  EXPECT_FALSE(c.attention_bias);
-  EXPECT_EQ(c.eos_token_ids.size(), 3u);
+TEST(Safetensors, MissingTensorIsAnErrorNamingItAndTheFile) {
+  TempDir d("missing");
+  const Model m(builtin_model_config("tiny"));
+  write_safetensors(d.str("model.safetensors"), tensors_of(m, "model.norm.weight"));
+  std::vector<float> q(m.params.size());
+  const std::string msg = expect_error([&] { load_hf_weights(d.path().string(), m.layout, q.data()); },
+                                       {"model.safetensors", "tensor 'model.norm.weight'", "missing"});
+  EXPECT_EQ(msg.find("more"), std::string::npos) << msg;  // just the one
+  // A config with more layers than the weights: the first missing tensor and how many others.
+  ModelConfig deeper = m.config;
+  deeper.num_hidden_layers = 3;
+  write_safetensors(d.str("model.safetensors"), tensors_of(m));
+  std::vector<float> r(size_t(ParamLayout(deeper).total()));
+  expect_error(
+      [&] { load_hf_weights(d.path().string(), ParamLayout(deeper), r.data()); },
+      {"model.safetensors", "'model.layers.2.input_layernorm.weight'", "missing", "with 11 more", "config.json"});
 }
 
-TEST(ModelConfig, MissingAndInvalidConfigFilesAreErrors) {
-  const auto d = temp_dir("cfgfile");
-  expect_error([&] { load_model_config((d / "nope.json").string()); }, {"nope.json", "cannot open"});
-  std::ofstream(d / "bad.json") << "{not json";
-  expect_error([&] { load_model_config((d / "bad.json").string()); }, {"bad.json", "invalid JSON"});
+TEST(Safetensors, UntiedConfigNeedsAnLmHead) {
+  TempDir d("nohead");
+  const Model tied(builtin_model_config("tiny"));
+  write_safetensors(d.str("model.safetensors"), tensors_of(tied));
+  const ParamLayout untied(untied_tiny());
+  std::vector<float> q(size_t(untied.total()));
+  expect_error([&] { load_hf_weights(d.path().string(), untied, q.data()); }, {"tensor 'lm_head.weight'", "missing"});
+}
+
+TEST(Safetensors, WrongShapeOnLoadIsAnErrorNamingBothShapes) {
+  TempDir d("shape");
+  const Model m(builtin_model_config("tiny"));
+  write_safetensors(d.str("model.safetensors"), tensors_of(m));
+  ModelConfig wider = m.config;
+  wider.intermediate_size = 192;
+  const ParamLayout L(wider);
+  std::vector<float> q(size_t(L.total()));
+  expect_error(
+      [&] { load_hf_weights(d.path().string(), L, q.data()); },
+      {"model.safetensors", "tensor 'model.layers.0.mlp.gate_proj.weight'", "[128, 64]", "expected [192, 64]"});
+}
+
+TEST(Safetensors, UnexpectedTensorIsAnError) {
+  TempDir d("extra");
+  const Model m(builtin_model_config("tiny"));
+  auto t = tensors_of(m);
+  t.push_back({"model.layers.9.mlp.gate_proj.weight", DType::F32, {2}, m.params.data()});
+  write_safetensors(d.str("model.safetensors"), t);
+  std::vector<float> q(m.params.size());
+  expect_error([&] { load_hf_weights(d.path().string(), m.layout, q.data()); },
+               {"model.safetensors", "tensor 'model.layers.9.mlp.gate_proj.weight'", "unexpected"});
+  // Biases in the file but a config without them (llama): unexpected as well, not silently dropped.
+  ModelConfig llama = m.config;
+  llama.model_type = "llama", llama.attention_bias = false;
+  write_safetensors(d.str("model.safetensors"), tensors_of(m));
+  const ParamLayout L(llama);
+  std::vector<float> r(size_t(L.total()));
+  expect_error([&] { load_hf_weights(d.path().string(), L, r.data()); }, {"model.safetensors", ".bias'", "unexpected"});
+}
+
+TEST(Safetensors, HarmlessExtrasAreAccepted) {
+  TempDir d("harmless");
+  const Model m(builtin_model_config("tiny"));
+  auto t = tensors_of(m);
+  std::vector<float> inv_freq(8, 0.5f), head(size_t(512 * 64), 3.0f);
+  t.push_back({"model.layers.0.self_attn.rotary_emb.inv_freq", DType::F32, {8}, inv_freq.data()});
+  t.push_back({"lm_head.weight", DType::F32, {512, 64}, head.data()});  // a tied model: transformers ignores it
+  write_safetensors(d.str("model.safetensors"), t);
+  std::vector<float> q(m.params.size());
+  load_hf_weights(d.path().string(), m.layout, q.data());
+  EXPECT_TRUE(same_bits(m.params, q));  // the embedding, not the stray head, is the output matrix
+}
+
+TEST(Safetensors, InconsistentShardIndexesAreErrors) {
+  const Model m(builtin_model_config("tiny"));
+  std::vector<float> q(m.params.size());
+  const std::string norm = "model.norm.weight";
+  {  // the index names a shard that is not there
+    TempDir d("noshard");
+    write_sharded(d.path(), m);
+    fs::remove(d / "model-00002-of-00002.safetensors");
+    expect_error([&] { load_hf_weights(d.path().string(), m.layout, q.data()); },
+                 {"model.safetensors.index.json", "weight_map.", "'model-00002-of-00002.safetensors' does not exist"});
+  }
+  {  // the index maps a tensor to a shard that lacks it
+    TempDir d("lacks");
+    write_sharded(d.path(), m);
+    auto j = nlohmann::json::parse(read_bytes(d / "model.safetensors.index.json"));
+    const std::string other = j["weight_map"][norm] == "model-00001-of-00002.safetensors"
+                                  ? "model-00002-of-00002.safetensors"
+                                  : "model-00001-of-00002.safetensors";
+    j["weight_map"][norm] = other;
+    write_bytes(d / "model.safetensors.index.json", j.dump());
+    expect_error([&] { load_hf_weights(d.path().string(), m.layout, q.data()); },
+                 {other, "tensor '" + norm + "'", "missing from this shard"});
+  }
+  {  // a shard holds a tensor the index does not list
+    TempDir d("unlisted");
+    write_sharded(d.path(), m);
+    auto j = nlohmann::json::parse(read_bytes(d / "model.safetensors.index.json"));
+    j["weight_map"].erase(norm);
+    write_bytes(d / "model.safetensors.index.json", j.dump());
+    expect_error([&] { load_hf_weights(d.path().string(), m.layout, q.data()); },
+                 {"tensor '" + norm + "'", "does not list it"});
+  }
+  {  // malformed index files
+    TempDir d("badindex");
+    write_sharded(d.path(), m);
+    write_bytes(d / "model.safetensors.index.json", "{\"weight_map\": ");
+    expect_error([&] { load_hf_weights(d.path().string(), m.layout, q.data()); },
+                 {"model.safetensors.index.json", "invalid JSON"});
+    write_bytes(d / "model.safetensors.index.json", "{\"metadata\": {}}");
+    expect_error([&] { load_hf_weights(d.path().string(), m.layout, q.data()); },
+                 {"model.safetensors.index.json", "field 'weight_map'"});
+    write_bytes(d / "model.safetensors.index.json", R"({"weight_map": {"model.norm.weight": 3}})");
+    expect_error([&] { load_hf_weights(d.path().string(), m.layout, q.data()); },
+                 {"model.safetensors.index.json", "field 'weight_map.model.norm.weight'", "file name"});
+    write_bytes(d / "model.safetensors.index.json", R"({"weight_map": {"model.norm.weight": "../x.safetensors"}})");
+    expect_error([&] { load_hf_weights(d.path().string(), m.layout, q.data()); },
+                 {"model.safetensors.index.json", "not a plain file name"});
+  }
+}
+
+TEST(Safetensors, DirectoriesWithoutWeightsAreErrors) {
+  TempDir d("noweights");
+  const ParamLayout L(builtin_model_config("tiny"));
+  std::vector<float> q(size_t(L.total()));
+  expect_error([&] { load_hf_weights(d.path().string(), L, q.data()); },
+               {d.path().string(), "no model.safetensors or model.safetensors.index.json"});
+  expect_error([&] { load_hf_weights(d.str("absent"), L, q.data()); }, {"absent", "not a directory"});
+  EXPECT_FALSE(is_model_dir(d.path().string()));
+  write_bytes(d / "pytorch_model.bin", "PK");  // pickles are never loaded: they can run code
+  expect_error([&] { load_hf_weights(d.path().string(), L, q.data()); }, {"pytorch_model.bin", "safetensors"});
+}
+
+TEST(Safetensors, SavedConfigJsonIsWhatTransformersExpects) {
+  TempDir d("cfgjson");
+  ModelConfig c = untied_tiny();
+  c.eos_token_ids = {3, 4};
+  const Model m(c);
+  save_hf_checkpoint(d.str("nested/dir"), m.config, m.layout, m.params.data(), DType::F16);
+  const auto j = nlohmann::json::parse(read_bytes(d / "nested/dir/config.json"));
+  EXPECT_EQ(j["architectures"], nlohmann::json({"Qwen2ForCausalLM"}));
+  EXPECT_EQ(j["model_type"], "qwen2");
+  EXPECT_EQ(j["torch_dtype"], "float16");
+  EXPECT_EQ(j["tie_word_embeddings"], false);
+  EXPECT_EQ(j["eos_token_id"], nlohmann::json({3, 4}));
+  EXPECT_EQ(j["hidden_act"], "silu");
+  EXPECT_EQ(j["use_sliding_window"], false);
+  std::vector<float> q(m.params.size());
+  load_hf_weights(d.str("nested/dir"), m.layout, q.data());
+  for (size_t i = 0; i < q.size(); i++) ASSERT_EQ(q[i], f16_to_f32(f32_to_f16(m.params[i]))) << i;
 }

@@ -1,6 +1,9 @@
 #include <gtest/gtest.h>
 
+#include <omp.h>
+
 #include <cmath>
+#include <vector>
 
 #include "train/optimizer.h"
 #include "train/schedule.h"
@@ -45,6 +48,24 @@ TEST(GradClip, ScalesOnlyAboveMaxNorm) {
   EXPECT_EQ(g[0], 3.0f);
   EXPECT_DOUBLE_EQ(clip_grad_norm(g, 2, 1.0), 5.0);
   EXPECT_NEAR(std::sqrt(g[0] * g[0] + g[1] * g[1]), 1.0, 1e-5);
+}
+
+// Several of the norm's fixed blocks: the value must match a plain double sum and not move with the thread count.
+TEST(GradClip, GlobalNormIsBitwiseIndependentOfThreadCount) {
+  std::vector<float> g(300001);
+  double ref = 0;
+  for (size_t i = 0; i < g.size(); i++) {
+    g[i] = float(std::sin(0.37 * double(i))) * (1.0f + float(i % 7));
+    ref += double(g[i]) * g[i];
+  }
+  const int saved = omp_get_max_threads();
+  omp_set_num_threads(1);
+  const double one = global_grad_norm(g.data(), int64_t(g.size()));
+  omp_set_num_threads(3);
+  const double three = global_grad_norm(g.data(), int64_t(g.size()));
+  omp_set_num_threads(saved);
+  EXPECT_EQ(one, three);
+  EXPECT_NEAR(one, std::sqrt(ref), 1e-9 * std::sqrt(ref));
 }
 
 TEST(LrSchedule, WarmupThenCosineAndLinear) {

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "backend/cpu/ops.h"
+#include "backend/cpu/vec.h"
 
 namespace r1::cpu {
 
@@ -19,15 +20,15 @@ void chunk_logits(float* logits, const float* x, const float* W, int rows, int C
   cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, V, C, inv_temperature, x, C, W, C, 0.0f, logits, V);
 }
 
-// log-sum-exp and sum p*z of one row, in double.
+// log-sum-exp and sum p*z of one row. The exponentials are float (expf is several times cheaper than exp and
+// these are the only per-vocabulary-entry transcendentals); the sums over the vocabulary are kept in double.
 void row_stats(const float* z, int V, double* lse, double* p_dot_z) {
-  float m = -INFINITY;
-  for (int v = 0; v < V; v++) m = std::max(m, z[v]);
+  const float m = *std::max_element(z, z + V);
   double s = 0, sz = 0;
   for (int v = 0; v < V; v++) {
-    const double e = std::exp(double(z[v]) - m);
+    const float e = std::exp(z[v] - m);
     s += e;
-    sz += e * z[v];
+    sz += double(e) * z[v];
   }
   *lse = m + std::log(s);
   *p_dot_z = sz / s;
@@ -46,7 +47,7 @@ void lm_head_forward(float* logprob, float* entropy, const float* x, const float
   for (int t0 = 0; t0 < T; t0 += chunk) {
     const int rows = std::min(chunk, T - t0);
     chunk_logits(logits.data(), x + size_t(t0) * C, W, rows, C, V, inv_temperature);
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (int64_t(rows) * V > kMinParallelWork)
     for (int r = 0; r < rows; r++) {
       const int t = t0 + r;
       if (targets[t] < 0) {
@@ -71,7 +72,7 @@ void lm_head_backward(float* dx, float* dW, const float* dlogprob, const float* 
     const int rows = std::min(chunk, T - t0);
     chunk_logits(logits.data(), x + size_t(t0) * C, W, rows, C, V, inv_temperature);
     // Overwrite the chunk's logits with d(loss)/d(raw logits) in place.
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (int64_t(rows) * V > kMinParallelWork)
     for (int r = 0; r < rows; r++) {
       const int t = t0 + r;
       float* z = logits.data() + size_t(r) * V;
@@ -83,9 +84,12 @@ void lm_head_backward(float* dx, float* dW, const float* dlogprob, const float* 
       row_stats(z, V, &lse, &pz);
       const double H = lse - pz;
       const double gl = dlogprob ? dlogprob[t] : 0.0, ge = dentropy ? dentropy[t] : 0.0;
+      // dlogit_v = p_v * (-gl - ge * (logp_v + H)), all times the temperature's chain-rule factor.
+      const float a = float(-gl * inv_temperature), b = float(-ge * inv_temperature), c = float(H - lse);
+      const float lse_f = float(lse);
       for (int v = 0; v < V; v++) {
-        const double logp = double(z[v]) - lse, p = std::exp(logp);
-        z[v] = float((-gl * p - ge * p * (logp + H)) * inv_temperature);
+        const float p = std::exp(z[v] - lse_f);
+        z[v] = p * (a + b * (z[v] + c));
       }
       z[targets[t]] += float(gl * inv_temperature);
     }

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "backend/cpu/ops.h"
+#include "backend/cpu/vec.h"
 
 namespace r1::cpu {
 
@@ -46,7 +47,7 @@ namespace {
 void rotate(float* x, const int32_t* positions, const float* cos_table, const float* sin_table, int T, int H, int D,
             float sign) {
   const int half = D / 2;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (int64_t(T) * H * D > kMinParallelWork)
   for (int t = 0; t < T; t++) {
     const float* c = cos_table + size_t(positions[t]) * half;
     const float* s = sin_table + size_t(positions[t]) * half;

@@ -1,0 +1,706 @@
+#include "rl/grpo_trainer.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <nlohmann/json.hpp>
+
+#include "backend/cpu/threads.h"
+#include "core/error.h"
+#include "core/log.h"
+#include "core/progress.h"
+#include "core/rng.h"
+#include "data/reasoning_corpus.h"
+#include "generate/engine.h"
+#include "model/checkpoint_io.h"
+#include "model/config.h"
+#include "model/safetensors.h"
+#include "model/transformer.h"
+#include "rewards/format_reward.h"
+#include "rewards/math_verifier.h"
+#include "rewards/reward.h"
+#include "rl/advantages.h"
+#include "rl/grpo_loss.h"
+#include "tokenizer/chat_template.h"
+#include "tokenizer/tokenizer.h"
+#include "train/metrics.h"
+#include "train/optimizer.h"
+#include "train/pretrain.h"
+#include "train/report.h"
+#include "train/run_dir.h"
+#include "train/schedule.h"
+
+namespace fs = std::filesystem;
+
+namespace r1::rl {
+
+// ---------------------------------------------------------------------------------------------------------------
+// Config schema
+// ---------------------------------------------------------------------------------------------------------------
+
+const ConfigSchema& grpo_config_schema() {
+  static const ConfigSchema schema = [] {
+    ConfigSchema s;
+    using T = ConfigType;
+    s.add("seed", T::Int, 0, "Seed of everything random in the run (problems, sampling, minibatch order)");
+    s.add("model.path", T::String, nullptr, "Hugging Face model directory to start from (the base model)");
+    s.add("model.template", T::String, "User: {prompt}\nAssistant:{response}",
+          "Prompt template: a name (r1-zero, r1-zero-think, chatml, deepseek-r1, llama3, auto) or a pattern with "
+          "{prompt} and {response}");
+    s.add("task.name", T::String, "addition", "Problems: the built-in 'addition' task or a 'jsonl' file")
+        .one_of({"addition", "jsonl"});
+    s.add("task.min_digits", T::Int, 1, "addition: smallest operand size in digits").range(1, 9);
+    s.add("task.max_digits", T::Int, 3, "addition: largest operand size in digits").range(1, 9);
+    s.add("task.path", T::String, "", "jsonl: the problems file");
+    s.add("task.held_out_path", T::String, "", "jsonl: held-out problems for evaluation (empty: the last 10% of path)");
+    s.add("task.prompt_field", T::String, "question", "jsonl: field holding the question");
+    s.add("task.answer_field", T::String, "answer", "jsonl: field holding the gold answer (GSM8K '#### N' is understood)");
+    s.add("grpo.variant", T::String, "grpo", "Loss family; sets the defaults of the null keys below")
+        .one_of({"grpo", "dr_grpo", "dapo"});
+    s.add("grpo.steps", T::Int, 60, "Optimizer rollout steps").at_least(1);
+    s.add("grpo.prompts_per_step", T::Int, 16, "Prompts per rollout batch").at_least(1);
+    s.add("grpo.group_size", T::Int, 8, "Completions per prompt (G)").at_least(2);
+    s.add("grpo.epochs", T::Int, 1, "Optimisation passes over each rollout batch (mu)").at_least(1);
+    s.add("grpo.minibatches", T::Int, 1, "Optimizer steps per pass (the batch is split this many ways)").at_least(1);
+    s.add("grpo.beta", T::Float, 0.0, "KL coefficient against the frozen base model (k3); 0 skips the reference")
+        .at_least(0);
+    s.add("grpo.eps_low", T::Float, 0.2, "Lower clip range of the ratio").greater_than(0);
+    s.add("grpo.eps_high", T::Float, nullptr, "Upper clip range (null: 0.28 for dapo, else eps_low)").allow_null();
+    s.add("grpo.aggregation", T::String, nullptr,
+          "Loss aggregation (null: seq_mean_token_mean for grpo, seq_mean_token_sum_norm for dr_grpo, token_mean "
+          "for dapo)")
+        .allow_null()
+        .one_of({"seq_mean_token_mean", "token_mean", "seq_mean_token_sum", "seq_mean_token_sum_norm"});
+    s.add("grpo.divide_by_std", T::Bool, nullptr, "Divide advantages by the group's std (null: false for dr_grpo)")
+        .allow_null();
+    s.add("grpo.dynamic_sampling", T::Bool, nullptr,
+          "Drop groups whose rewards are all equal and refill the batch (null: true for dapo)")
+        .allow_null();
+    s.add("grpo.max_sampling_rounds", T::Int, 3, "Dynamic sampling: rollout rounds at most per step").at_least(1);
+    s.add("grpo.overlong_cache", T::Int, 0, "DAPO overlong shaping: penalty ramp length in tokens (0: off)").at_least(0);
+    s.add("grpo.entropy_coef", T::Float, 0.0, "Entropy bonus coefficient").at_least(0);
+    s.add("rollout.max_new_tokens", T::Int, 64, "Completion length limit").at_least(1);
+    s.add("rollout.temperature", T::Float, 1.0, "Sampling temperature of the rollouts").greater_than(0);
+    s.add("rollout.top_p", T::Float, 1.0, "Nucleus sampling of the rollouts").range(0, 1);
+    s.add("rollout.stop", T::StringList, nlohmann::json::array({"</answer>"}), "Stop strings (kept in the completion)");
+    s.add("optim.lr", T::Float, 1e-3, "Peak learning rate").greater_than(0);
+    s.add("optim.schedule", T::String, "constant", "Learning-rate schedule").one_of({"constant", "cosine", "linear"});
+    s.add("optim.warmup_steps", T::Int, 0, "Warm-up optimizer steps").at_least(0);
+    s.add("optim.weight_decay", T::Float, 0.0, "AdamW decoupled weight decay").at_least(0);
+    s.add("optim.beta1", T::Float, 0.9, "AdamW beta1").range(0, 1);
+    s.add("optim.beta2", T::Float, 0.99, "AdamW beta2").range(0, 1);
+    s.add("optim.clip_grad_norm", T::Float, 1.0, "Clip gradients to this global norm (0: off)").at_least(0);
+    ConfigSchema reward_item;
+    reward_item.add("name", T::String, nullptr, "Reward name (accuracy, format, language, countdown, code)");
+    reward_item.add("weight", T::Float, 1.0, "Weight in the total reward");
+    reward_item.add("mode", T::String, nullptr, "format: strict or soft").allow_null();
+    s.add("rewards", T::ObjectList,
+          nlohmann::json::array({{{"name", "accuracy"}, {"weight", 1.0}}, {{"name", "format"}, {"weight", 0.2}}}),
+          "Rewards and their weights")
+        .items(reward_item);
+    s.add("eval.every", T::Int, 20, "Evaluate on held-out problems every N steps (and at start and end)").at_least(1);
+    s.add("eval.problems", T::Int, 128, "Held-out problems per evaluation").at_least(1);
+    s.add("eval.samples", T::Int, 2, "Samples per held-out problem (pass@1 averaged over them)").at_least(1);
+    s.add("eval.temperature", T::Float, 0.6, "Evaluation sampling temperature (0: greedy)").at_least(0);
+    s.add("checkpoint.every", T::Int, 20, "Checkpoint every N steps (and at the end)").at_least(1);
+    s.add("checkpoint.keep", T::Int, 2, "Checkpoints kept").at_least(1);
+    s.add("log.samples_per_step", T::Int, 2, "Full rollouts written to samples.jsonl each step").at_least(0);
+    s.add("threads", T::Int, 0, "CPU threads (0: auto — 1 for tiny models)").at_least(0);
+    return s;
+  }();
+  return schema;
+}
+
+namespace {
+
+// ---------------------------------------------------------------------------------------------------------------
+// Problems
+// ---------------------------------------------------------------------------------------------------------------
+
+class ProblemSource {
+ public:
+  virtual ~ProblemSource() = default;
+  // `count` training problems for (step, round): deterministic, so resume and seeds behave.
+  virtual std::vector<RlProblem> train_batch(uint64_t seed, int64_t step, int round, int count) = 0;
+  virtual std::vector<RlProblem> held_out(int count) = 0;
+};
+
+class AdditionSource : public ProblemSource {
+ public:
+  AdditionSource(int min_digits, int max_digits) : options_{min_digits, max_digits, 0} {}
+  std::vector<RlProblem> train_batch(uint64_t seed, int64_t step, int round, int count) override {
+    data::AdditionTaskOptions o = options_;
+    o.seed = seed * 1000003ull + uint64_t(step) * 131ull + uint64_t(round);
+    return convert(data::addition_problems(o, data::Split::Train, count));
+  }
+  std::vector<RlProblem> held_out(int count) override {
+    data::AdditionTaskOptions o = options_;
+    o.seed = 7;  // the held-out set is fixed whatever the run's seed, so runs compare
+    return convert(data::addition_problems(o, data::Split::HeldOut, count));
+  }
+
+ private:
+  static std::vector<RlProblem> convert(const std::vector<data::AdditionProblem>& ps) {
+    std::vector<RlProblem> out;
+    for (const auto& p : ps)
+      out.push_back({std::to_string(p.a) + "+" + std::to_string(p.b), p.question(), std::to_string(p.answer())});
+    return out;
+  }
+  data::AdditionTaskOptions options_;
+};
+
+std::vector<RlProblem> read_problems(const std::string& path, const std::string& qf, const std::string& af) {
+  std::ifstream f(path);
+  if (!f) fail_in_file(path, "cannot open");
+  std::vector<RlProblem> out;
+  std::string line;
+  for (long n = 1; std::getline(f, line); n++) {
+    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+    nlohmann::json j;
+    try {
+      j = nlohmann::json::parse(line);
+    } catch (const nlohmann::json::exception& e) {
+      fail_at_line(path, n, std::string("invalid JSON: ") + e.what());
+    }
+    if (!j.is_object()) fail_at_line(path, n, "not a JSON object");
+    for (const auto& key : {qf, af})
+      if (!j.contains(key)) fail_at_line(path, n, "missing field '" + key + "'");
+    auto text = [](const nlohmann::json& v) { return v.is_string() ? v.get<std::string>() : v.dump(); };
+    out.push_back({std::to_string(n), text(j[qf]), text(j[af])});
+  }
+  if (out.empty()) fail_in_file(path, "no problems");
+  return out;
+}
+
+class JsonlSource : public ProblemSource {
+ public:
+  JsonlSource(const std::string& path, const std::string& held_out_path, const std::string& qf, const std::string& af) {
+    train_ = read_problems(path, qf, af);
+    if (!held_out_path.empty()) {
+      held_ = read_problems(held_out_path, qf, af);
+    } else {
+      const size_t n = std::max<size_t>(1, train_.size() / 10);
+      held_.assign(train_.end() - long(n), train_.end());
+      train_.resize(train_.size() - n);
+      if (train_.empty()) fail_in_file(path, "too few problems to hold 10% out");
+    }
+  }
+  std::vector<RlProblem> train_batch(uint64_t seed, int64_t step, int round, int count) override {
+    Philox rng(seed, 0x7000 + uint64_t(step) * 16 + uint64_t(round));
+    std::vector<RlProblem> out;
+    for (int i = 0; i < count; i++) out.push_back(train_[size_t(rng.below(train_.size()))]);
+    return out;
+  }
+  std::vector<RlProblem> held_out(int count) override {
+    return {held_.begin(), held_.begin() + std::min<long>(count, long(held_.size()))};
+  }
+
+ private:
+  std::vector<RlProblem> train_, held_;
+};
+
+// ---------------------------------------------------------------------------------------------------------------
+// The run
+// ---------------------------------------------------------------------------------------------------------------
+
+struct Settings {
+  uint64_t seed;
+  int steps, prompts, group, epochs, minibatches, max_rounds, overlong_cache, max_new, eval_every, eval_problems,
+      eval_samples, ckpt_every, ckpt_keep, samples_per_step;
+  double beta, eps_low, eps_high, entropy_coef, temperature, top_p, eval_temperature, clip;
+  bool divide_by_std, dynamic_sampling;
+  Aggregation aggregation;
+  std::vector<std::string> stop;
+};
+
+Settings read_settings(const Config& c) {
+  Settings s{};
+  const std::string variant = c.get_string("grpo.variant");
+  s.seed = uint64_t(c.get_int("seed"));
+  s.steps = int(c.get_int("grpo.steps"));
+  s.prompts = int(c.get_int("grpo.prompts_per_step"));
+  s.group = int(c.get_int("grpo.group_size"));
+  s.epochs = int(c.get_int("grpo.epochs"));
+  s.minibatches = int(c.get_int("grpo.minibatches"));
+  s.max_rounds = int(c.get_int("grpo.max_sampling_rounds"));
+  s.overlong_cache = int(c.get_int("grpo.overlong_cache"));
+  s.max_new = int(c.get_int("rollout.max_new_tokens"));
+  s.beta = c.get_float("grpo.beta");
+  s.eps_low = c.get_float("grpo.eps_low");
+  s.eps_high = c.is_null("grpo.eps_high") ? (variant == "dapo" ? 0.28 : s.eps_low) : c.get_float("grpo.eps_high");
+  s.entropy_coef = c.get_float("grpo.entropy_coef");
+  s.aggregation = parse_aggregation(c.is_null("grpo.aggregation")
+                                        ? (variant == "dapo"      ? "token_mean"
+                                           : variant == "dr_grpo" ? "seq_mean_token_sum_norm"
+                                                                  : "seq_mean_token_mean")
+                                        : c.get_string("grpo.aggregation"));
+  s.divide_by_std = c.is_null("grpo.divide_by_std") ? variant != "dr_grpo" : c.get_bool("grpo.divide_by_std");
+  s.dynamic_sampling = c.is_null("grpo.dynamic_sampling") ? variant == "dapo" : c.get_bool("grpo.dynamic_sampling");
+  s.temperature = c.get_float("rollout.temperature");
+  s.top_p = c.get_float("rollout.top_p");
+  s.stop = c.get_strings("rollout.stop");
+  s.clip = c.get_float("optim.clip_grad_norm");
+  s.eval_every = int(c.get_int("eval.every"));
+  s.eval_problems = int(c.get_int("eval.problems"));
+  s.eval_samples = int(c.get_int("eval.samples"));
+  s.eval_temperature = c.get_float("eval.temperature");
+  s.ckpt_every = int(c.get_int("checkpoint.every"));
+  s.ckpt_keep = int(c.get_int("checkpoint.keep"));
+  s.samples_per_step = int(c.get_int("log.samples_per_step"));
+  if (c.get_int("task.min_digits") > c.get_int("task.max_digits"))
+    fail_in_field(c.source(), "task.min_digits", "is larger than task.max_digits");
+  return s;
+}
+
+rewards::CompositeReward make_rewards(const Config& c) {
+  nlohmann::json spec = nlohmann::json::array();
+  for (const Config& item : c.get_objects("rewards")) {
+    nlohmann::json e = {{"name", item.get_string("name")}, {"weight", item.get_float("weight")}};
+    if (!item.is_null("mode")) e["params"] = {{"mode", item.get_string("mode")}};
+    spec.push_back(e);
+  }
+  return rewards::CompositeReward::from_json(spec, c.source() + ": rewards");
+}
+
+// One sampled completion with everything the update and the metrics need.
+struct Rollout {
+  int group = 0;
+  std::vector<int32_t> prompt, tokens;
+  std::vector<float> logp_old;
+  std::string text, finish_reason;
+  double reward = 0, advantage = 0;
+  std::vector<double> parts;
+  bool correct = false, formatted = false;
+};
+
+class GrpoRun {
+ public:
+  GrpoRun(const Config& config, const GrpoRunOptions& options)
+      : config_(config), options_(options), s_(read_settings(config)), rewards_(make_rewards(config)) {
+    const std::string model_path = config.get_string("model.path");
+    if (!is_model_dir(model_path))
+      fail_in_field(config.source(), "model.path", "'" + model_path + "' is not a model directory (no config.json)");
+    model_config_ = load_model_config(model_path + "/config.json");
+    tokenizer_ = std::make_unique<Tokenizer>(Tokenizer::from_dir(model_path));
+    template_ = ChatTemplate::resolve(config.get_string("model.template"), *tokenizer_);
+    const int threads = int(config.get_int("threads"));
+    cpu::set_num_threads(threads > 0 ? threads : cpu::auto_threads(model_config_.hidden_size));
+    policy_ = std::make_unique<Transformer>(model_config_);
+    load_hf_weights(model_path, policy_->layout(), policy_->params());
+    if (s_.beta > 0) {
+      reference_ = std::make_unique<Transformer>(model_config_);
+      load_hf_weights(model_path, reference_->layout(), reference_->params());
+    }
+    AdamWConfig ac;
+    ac.beta1 = float(config.get_float("optim.beta1"));
+    ac.beta2 = float(config.get_float("optim.beta2"));
+    ac.weight_decay = float(config.get_float("optim.weight_decay"));
+    optimizer_ = std::make_unique<Optimizer>(*policy_, ac);
+    const int64_t total_updates = int64_t(s_.steps) * s_.epochs * s_.minibatches;
+    schedule_ = {parse_schedule_kind(config.get_string("optim.schedule")), float(config.get_float("optim.lr")),
+                 config.get_int("optim.warmup_steps"), total_updates, 0.1f};
+    if (config.get_string("task.name") == "addition")
+      problems_ = std::make_unique<AdditionSource>(int(config.get_int("task.min_digits")),
+                                                   int(config.get_int("task.max_digits")));
+    else
+      problems_ = std::make_unique<JsonlSource>(config.get_string("task.path"), config.get_string("task.held_out_path"),
+                                                config.get_string("task.prompt_field"),
+                                                config.get_string("task.answer_field"));
+    held_out_ = problems_->held_out(s_.eval_problems);
+    gen::EngineOptions eo;
+    eo.max_slots = 256;
+    eo.eos_token_ids = tokenizer_->eos_ids();
+    if (eo.eos_token_ids.empty()) eo.eos_token_ids = model_config_.eos_token_ids;
+    engine_ = std::make_unique<gen::Engine>(*policy_, eo);
+  }
+
+  GrpoSummary run();
+
+ private:
+  std::vector<int32_t> encode_prompt(const RlProblem& p) const {
+    return encode_chat(*tokenizer_, template_, {{"user", p.question}}, true).ids;
+  }
+  std::string decode(const std::vector<int32_t>& ids) const { return tokenizer_->decode(ids, true); }
+  std::vector<Rollout> rollout(const std::vector<RlProblem>& problems, int n, double temperature, double top_p,
+                               uint64_t seed, int group_offset);
+  void score(std::vector<Rollout>& rs, const std::vector<RlProblem>& problems, int group_offset);
+  std::map<std::string, double> update(std::vector<Rollout>& batch, int64_t step);
+  std::map<std::string, double> evaluate();
+  void save_checkpoint(int64_t step, RunDir& dir);
+  int64_t restore_checkpoint(RunDir& dir);
+
+  const Config& config_;
+  GrpoRunOptions options_;
+  Settings s_;
+  rewards::CompositeReward rewards_;
+  ModelConfig model_config_;
+  std::unique_ptr<Tokenizer> tokenizer_;
+  ChatTemplate template_;
+  std::unique_ptr<Transformer> policy_, reference_;
+  std::unique_ptr<Optimizer> optimizer_;
+  LrSchedule schedule_;
+  std::unique_ptr<ProblemSource> problems_;
+  std::vector<RlProblem> held_out_;
+  std::unique_ptr<gen::Engine> engine_;
+  int nonfinite_streak_ = 0;
+};
+
+std::vector<Rollout> GrpoRun::rollout(const std::vector<RlProblem>& problems, int n, double temperature, double top_p,
+                                      uint64_t seed, int group_offset) {
+  std::vector<gen::GenerationRequest> reqs;
+  for (const auto& p : problems) {
+    gen::GenerationRequest r;
+    r.prompt = encode_prompt(p);
+    r.n = n;
+    r.params.temperature = float(temperature);
+    r.params.top_p = float(top_p);
+    r.params.max_new_tokens = s_.max_new;
+    r.params.stop = s_.stop;
+    r.seed = seed;
+    reqs.push_back(std::move(r));
+  }
+  gen::EngineCallbacks cb;
+  cb.detokenize = [this](const std::vector<int32_t>& ids) { return decode(ids); };
+  const auto completions = engine_->generate(reqs, cb);
+  std::vector<Rollout> out;
+  for (const auto& c : completions) {
+    Rollout r;
+    r.group = group_offset + c.request_index;
+    r.prompt = reqs[size_t(c.request_index)].prompt;
+    r.tokens = c.tokens;
+    r.logp_old = c.logprobs;
+    r.finish_reason = c.finish_reason;
+    r.text = decode(c.tokens);
+    out.push_back(std::move(r));
+  }
+  return out;
+}
+
+void GrpoRun::score(std::vector<Rollout>& rs, const std::vector<RlProblem>& problems, int group_offset) {
+  std::vector<rewards::RewardInput> inputs;
+  for (const auto& r : rs) {
+    const RlProblem& p = problems[size_t(r.group - group_offset)];
+    inputs.push_back({p.question, r.text, p.answer, nullptr});
+  }
+  const auto scored = rewards_.score_batch(inputs, 1);
+  for (size_t i = 0; i < rs.size(); i++) {
+    Rollout& r = rs[i];
+    r.reward = scored[i].total;
+    for (const auto& part : scored[i].parts) r.parts.push_back(part.score);
+    if (s_.overlong_cache > 0) r.reward += overlong_penalty(int(r.tokens.size()), s_.max_new, s_.overlong_cache);
+    r.correct = rewards::verify_math(r.text, problems[size_t(r.group - group_offset)].answer).correct;
+    r.formatted = rewards::has_strict_format(r.text, false);
+  }
+}
+
+// μ passes over minibatches of the rollout batch: the clipped-ratio update.
+std::map<std::string, double> GrpoRun::update(std::vector<Rollout>& batch, int64_t step) {
+  PolicyLossConfig lc;
+  lc.eps_low = s_.eps_low, lc.eps_high = s_.eps_high, lc.beta = s_.beta, lc.entropy_coef = s_.entropy_coef;
+  lc.aggregation = s_.aggregation, lc.max_len = s_.max_new;
+  const float inv_temp = float(1.0 / s_.temperature);
+  const bool exact_old = s_.temperature == 1.0 && s_.top_p >= 1.0;
+  // Minibatch order: a fixed shuffle per step.
+  std::vector<size_t> order(batch.size());
+  for (size_t i = 0; i < order.size(); i++) order[i] = i;
+  Philox rng(s_.seed, 0x9000 + uint64_t(step));
+  for (size_t i = order.size(); i > 1; i--) std::swap(order[i - 1], order[size_t(rng.below(i))]);
+  const size_t per = (batch.size() + size_t(s_.minibatches) - 1) / size_t(s_.minibatches);
+
+  auto pack = [&](size_t b, size_t e) {
+    PackedBatch pb;
+    for (size_t k = b; k < e; k++) {
+      const Rollout& r = batch[order[k]];
+      std::vector<int32_t> seq = r.prompt;
+      seq.insert(seq.end(), r.tokens.begin(), r.tokens.end());
+      std::vector<uint8_t> mask(seq.size(), 0);
+      for (size_t i = r.prompt.size() - 1; i + 1 < seq.size(); i++) mask[i] = 1;
+      pb.add_sequence(seq, mask);
+    }
+    return pb;
+  };
+  // Per-token log-probs of the completions, in minibatch order, under `model`.
+  auto completion_logprobs = [&](Transformer& model, const PackedBatch& pb, std::vector<float>* entropy) {
+    model.forward(pb);
+    std::vector<float> lp(size_t(pb.num_tokens())), ent(size_t(pb.num_tokens()));
+    model.head_forward(pb, lp.data(), ent.data(), inv_temp);
+    std::vector<float> out;
+    if (entropy) entropy->clear();
+    for (int t = 0; t < pb.num_tokens(); t++)
+      if (pb.targets[size_t(t)] >= 0) {
+        out.push_back(lp[size_t(t)]);
+        if (entropy) entropy->push_back(ent[size_t(t)]);
+      }
+    return out;
+  };
+
+  // Old (sampling-policy) and reference log-probs are fixed for the whole update: compute them first.
+  std::vector<std::vector<float>> old_lp, ref_lp;
+  for (size_t b = 0; b < batch.size(); b += per) {
+    const size_t e = std::min(batch.size(), b + per);
+    const PackedBatch pb = pack(b, e);
+    if (exact_old) {
+      std::vector<float> v;
+      for (size_t k = b; k < e; k++) v.insert(v.end(), batch[order[k]].logp_old.begin(), batch[order[k]].logp_old.end());
+      old_lp.push_back(std::move(v));
+    } else {
+      old_lp.push_back(completion_logprobs(*policy_, pb, nullptr));
+    }
+    if (reference_) ref_lp.push_back(completion_logprobs(*reference_, pb, nullptr));
+  }
+
+  std::map<std::string, double> m;
+  double loss_sum = 0, clip_sum = 0, kl_sum = 0, ent_sum = 0, norm_sum = 0, lr = 0;
+  int updates = 0, skipped = 0;
+  for (int epoch = 0; epoch < s_.epochs; epoch++)
+    for (size_t b = 0, mb = 0; b < batch.size(); b += per, mb++) {
+      const size_t e = std::min(batch.size(), b + per);
+      const PackedBatch pb = pack(b, e);
+      PolicyLossInput in;
+      in.logp = completion_logprobs(*policy_, pb, &in.entropy);
+      in.logp_old = old_lp[mb];
+      if (reference_) in.logp_ref = ref_lp[mb];
+      in.num_seqs = int(e - b);
+      for (size_t k = b; k < e; k++) {
+        const Rollout& r = batch[order[k]];
+        in.seq.insert(in.seq.end(), r.tokens.size(), int32_t(k - b));
+        in.advantage.insert(in.advantage.end(), r.tokens.size(), float(r.advantage));
+      }
+      if (in.logp.size() != in.logp_old.size())
+        throw Error("internal: completion token counts differ between rollout and training");
+      const PolicyLossOutput out = policy_loss(in, lc);
+      // Scatter per-completion-token gradients back to the packed positions.
+      std::vector<float> dlp(size_t(pb.num_tokens()), 0.0f), dent;
+      if (s_.entropy_coef > 0) dent.assign(size_t(pb.num_tokens()), 0.0f);
+      for (int t = 0, k = 0; t < pb.num_tokens(); t++)
+        if (pb.targets[size_t(t)] >= 0) {
+          dlp[size_t(t)] = out.dlogp[size_t(k)];
+          if (!dent.empty()) dent[size_t(t)] = out.dentropy[size_t(k)];
+          k++;
+        }
+      policy_->zero_grads();
+      policy_->backward(pb, dlp.data(), dent.empty() ? nullptr : dent.data(), inv_temp);
+      lr = schedule_.lr_at(optimizer_->steps_taken() + 1);
+      double norm = std::isfinite(out.loss) ? optimizer_->step(float(lr), s_.clip) : NAN;
+      if (!std::isfinite(norm)) {
+        // A non-finite loss or gradient: skip the update, so the weights (and the next checkpoint) stay clean.
+        log::warn("step ", step, ": non-finite loss or gradient norm; update skipped");
+        skipped++;
+        continue;
+      }
+      loss_sum += out.loss, clip_sum += out.clip_fraction, kl_sum += out.kl_mean, ent_sum += out.entropy_mean;
+      norm_sum += norm;
+      updates++;
+    }
+  const double u = std::max(updates, 1);
+  m["train/loss"] = loss_sum / u;
+  m["train/clip_fraction"] = clip_sum / u;
+  m["train/kl"] = kl_sum / u;
+  m["train/entropy"] = ent_sum / u;
+  m["train/grad_norm"] = norm_sum / u;
+  m["train/lr"] = lr;
+  m["train/skipped_updates"] = skipped;
+  if (skipped > 0 && updates == 0) nonfinite_streak_++;
+  else nonfinite_streak_ = 0;
+  if (nonfinite_streak_ >= 3)
+    throw Error("training diverged: 3 steps in a row with non-finite losses (the last checkpoint is intact)");
+  return m;
+}
+
+std::map<std::string, double> GrpoRun::evaluate() {
+  const bool greedy = s_.eval_temperature <= 0;
+  const int n = greedy ? 1 : s_.eval_samples;
+  std::vector<Rollout> rs = rollout(held_out_, n, greedy ? 0.0 : s_.eval_temperature, 1.0, s_.seed + 0xe7a1, 0);
+  double correct = 0, formatted = 0, length = 0;
+  for (auto& r : rs) {
+    r.correct = rewards::verify_math(r.text, held_out_[size_t(r.group)].answer).correct;
+    r.formatted = rewards::has_strict_format(r.text, false);
+    correct += r.correct, formatted += r.formatted, length += double(r.tokens.size());
+  }
+  const double k = std::max<size_t>(rs.size(), 1);
+  return {{"eval/accuracy", correct / k}, {"eval/format_rate", formatted / k}, {"eval/response_length", length / k}};
+}
+
+void GrpoRun::save_checkpoint(int64_t step, RunDir& dir) {
+  const fs::path staging = dir.begin_checkpoint(step);
+  const fs::path model_dir = staging / "model";
+  save_hf_checkpoint(model_dir.string(), model_config_, policy_->layout(), policy_->params());
+  const fs::path src(config_.get_string("model.path"));
+  for (const char* f : {"tokenizer.json", "tokenizer_config.json", "generation_config.json"})
+    if (fs::exists(src / f)) fs::copy_file(src / f, model_dir / f, fs::copy_options::overwrite_existing);
+  const Shape shape{policy_->num_params()};
+  write_safetensors((staging / "optimizer.safetensors").string(),
+                    {{"adamw.m", DType::F32, shape, optimizer_->m().data()},
+                     {"adamw.v", DType::F32, shape, optimizer_->v().data()}});
+  const nlohmann::json state = {{"step", step}, {"optimizer_steps", optimizer_->steps_taken()}};
+  write_file_atomic(staging / "trainer_state.json", std::string_view(state.dump(2) + "\n"));
+  dir.commit_checkpoint(step);
+  dir.prune_checkpoints(s_.ckpt_keep);
+}
+
+int64_t GrpoRun::restore_checkpoint(RunDir& dir) {
+  const auto latest = dir.latest_complete_checkpoint();
+  if (!latest) return 0;
+  load_hf_weights((latest->dir / "model").string(), policy_->layout(), policy_->params());
+  const auto opt = SafetensorsFile::open((latest->dir / "optimizer.safetensors").string());
+  const Shape shape{policy_->num_params()};
+  opt.read_f32("adamw.m", shape, optimizer_->m().data());
+  opt.read_f32("adamw.v", shape, optimizer_->v().data());
+  const auto state = nlohmann::json::parse(read_file(latest->dir / "trainer_state.json"));
+  optimizer_->set_steps_taken(state.at("optimizer_steps").get<int64_t>());
+  log::info("resumed from ", latest->dir.string(), " (step ", latest->step, ")");
+  return latest->step;
+}
+
+GrpoSummary GrpoRun::run() {
+  RunDir dir(options_.run_dir, options_.resume ? RunDir::Mode::Resume : RunDir::Mode::Create);
+  const int64_t start = options_.resume ? restore_checkpoint(dir) : 0;
+  dir.write_file("config.yaml", config_to_yaml(config_, &grpo_config_schema()));
+  MetricsOptions mo;
+  if (options_.resume) mo.resume_from_step = start;
+  MetricsWriter metrics(options_.run_dir, mo);
+  std::ofstream samples(fs::path(options_.run_dir) / "samples.jsonl", std::ios::app);
+
+  GrpoSummary summary;
+  // The base model's held-out numbers: step 0 of the run (recomputed on resume: it is deterministic).
+  const auto base = evaluate();
+  summary.base_accuracy = base.at("eval/accuracy");
+  summary.base_format_rate = base.at("eval/format_rate");
+  if (start == 0) metrics.log(0, base);
+  log::info("base model: held-out accuracy ", summary.base_accuracy * 100, "%, format rate ",
+            summary.base_format_rate * 100, "%");
+  auto last_eval = base;
+
+  ProgressOptions po;
+  po.unit = "step";
+  po.initial = start;
+  ProgressBar bar("grpo", s_.steps, stderr, po);
+  int64_t step = start;
+  const int64_t stop_at = options_.max_steps_this_run >= 0 ? std::min<int64_t>(s_.steps, start + options_.max_steps_this_run)
+                                                           : s_.steps;
+  for (step = start + 1; step <= stop_at; step++) {
+    const auto t0 = std::chrono::steady_clock::now();
+    double t_rollout = 0, t_reward = 0;
+    // Rollouts (DAPO: keep only groups with a learning signal, refilling up to max_sampling_rounds).
+    std::vector<Rollout> batch;
+    std::vector<RlProblem> problems;
+    int groups_seen = 0, groups_kept = 0;
+    std::vector<Rollout> all;  // every rollout of the step, for metrics
+    for (int round = 0; round < (s_.dynamic_sampling ? s_.max_rounds : 1); round++) {
+      const int need = s_.prompts - groups_kept;
+      if (need <= 0) break;
+      const auto ps = problems_->train_batch(s_.seed, step, round, need);
+      const int offset = int(problems.size());
+      problems.insert(problems.end(), ps.begin(), ps.end());
+      const auto ta = std::chrono::steady_clock::now();
+      auto rs = rollout(ps, s_.group, s_.temperature, s_.top_p,
+                        s_.seed * 0x9e3779b97f4a7c15ull + uint64_t(step) * 1000 + uint64_t(round), offset);
+      const auto tb = std::chrono::steady_clock::now();
+      score(rs, problems, 0);
+      const auto tc = std::chrono::steady_clock::now();
+      t_rollout += std::chrono::duration<double>(tb - ta).count();
+      t_reward += std::chrono::duration<double>(tc - tb).count();
+      // Group advantages.
+      std::map<int, std::vector<size_t>> members;
+      for (size_t i = 0; i < rs.size(); i++) members[rs[i].group].push_back(i);
+      AdvantageConfig ac;
+      ac.divide_by_std = s_.divide_by_std;
+      for (auto& [g, idx] : members) {
+        std::vector<double> rewards;
+        for (size_t i : idx) rewards.push_back(rs[i].reward);
+        groups_seen++;
+        const bool degenerate = group_is_degenerate(rewards);
+        const auto adv = group_advantages({rewards}, ac)[0];
+        for (size_t j = 0; j < idx.size(); j++) rs[idx[j]].advantage = adv[j];
+        if (s_.dynamic_sampling && degenerate) continue;
+        if (groups_kept >= s_.prompts) continue;
+        groups_kept++;
+        for (size_t i : idx) batch.push_back(rs[i]);
+      }
+      all.insert(all.end(), rs.begin(), rs.end());
+    }
+    // Metrics of the rollouts.
+    std::map<std::string, double> m;
+    double rsum = 0, rsq = 0, acc = 0, fmt = 0, len = 0, lmax = 0, ntok = 0;
+    std::vector<double> part_sum(rewards_.parts().size(), 0.0);
+    for (const auto& r : all) {
+      rsum += r.reward, rsq += r.reward * r.reward, acc += r.correct, fmt += r.formatted;
+      len += double(r.tokens.size()), lmax = std::max(lmax, double(r.tokens.size())), ntok += double(r.tokens.size());
+      for (size_t k = 0; k < r.parts.size(); k++) part_sum[k] += r.parts[k];
+    }
+    const double n = std::max<size_t>(all.size(), 1);
+    m["reward/mean"] = rsum / n;
+    m["reward/std"] = std::sqrt(std::max(0.0, rsq / n - (rsum / n) * (rsum / n)));
+    for (size_t k = 0; k < part_sum.size(); k++) m["reward/" + rewards_.labels()[k]] = part_sum[k] / n;
+    m["rollout/accuracy"] = acc / n;
+    m["rollout/format_rate"] = fmt / n;
+    m["rollout/response_length"] = len / n;
+    m["rollout/response_length_max"] = lmax;
+    m["rollout/groups_kept"] = groups_kept;
+    m["rollout/groups_seen"] = groups_seen;
+    // The update.
+    const auto td = std::chrono::steady_clock::now();
+    if (!batch.empty()) {
+      const auto um = update(batch, step);
+      m.insert(um.begin(), um.end());
+    }
+    const auto te = std::chrono::steady_clock::now();
+    const double t_train = std::chrono::duration<double>(te - td).count();
+    const double total = std::chrono::duration<double>(te - t0).count();
+    m["time/rollout_s"] = t_rollout;
+    m["time/reward_s"] = t_reward;
+    m["time/train_s"] = t_train;
+    m["perf/generated_tokens_per_s"] = ntok / std::max(t_rollout, 1e-9);
+    m["perf/step_s"] = total;
+    if (step % s_.eval_every == 0 || step == s_.steps) {
+      last_eval = evaluate();
+      m.insert(last_eval.begin(), last_eval.end());
+    }
+    metrics.log(step, m);
+    for (int k = 0; k < s_.samples_per_step && k < int(all.size()); k++) {
+      const Rollout& r = all[size_t(k) * all.size() / size_t(std::max(1, s_.samples_per_step))];
+      const RlProblem& p = problems[size_t(r.group)];
+      samples << nlohmann::json({{"step", step}, {"prompt", p.question}, {"completion", r.text}, {"gold", p.answer},
+                                 {"reward", r.reward}, {"correct", r.correct}, {"finish_reason", r.finish_reason}})
+                     .dump()
+              << "\n";
+    }
+    samples.flush();
+    if (step % s_.ckpt_every == 0 || step == s_.steps) save_checkpoint(step, dir);
+    char rw[32], ac[32], ev[32];
+    std::snprintf(rw, sizeof rw, "%.3f", m["reward/mean"]);
+    std::snprintf(ac, sizeof ac, "%.0f%%", 100 * m["rollout/accuracy"]);
+    std::snprintf(ev, sizeof ev, "%.0f%%", 100 * last_eval.at("eval/accuracy"));
+    bar.update(step, {{"reward", rw}, {"acc", ac}, {"held-out", ev}});
+  }
+  bar.finish();
+  summary.steps = step - 1;
+  summary.final_accuracy = last_eval.at("eval/accuracy");
+  summary.final_format_rate = last_eval.at("eval/format_rate");
+  char b[64], f[64], bf[64], ff[64];
+  std::snprintf(b, sizeof b, "%.1f%%", 100 * summary.base_accuracy);
+  std::snprintf(f, sizeof f, "%.1f%%", 100 * summary.final_accuracy);
+  std::snprintf(bf, sizeof bf, "%.1f%%", 100 * summary.base_format_rate);
+  std::snprintf(ff, sizeof ff, "%.1f%%", 100 * summary.final_format_rate);
+  const nlohmann::json sj = {{"held-out accuracy (base)", b}, {"held-out accuracy (after RL)", f},
+                             {"format rate (base)", bf}, {"format rate (after RL)", ff}, {"steps", summary.steps}};
+  dir.write_file("summary.json", sj.dump(2) + "\n");
+  ReportOptions ro;
+  ro.metrics = {"eval/accuracy", "eval/format_rate", "reward/mean", "rollout/accuracy", "rollout/response_length",
+                "train/kl", "train/entropy", "train/clip_fraction", "train/loss", "train/grad_norm"};
+  write_report(options_.run_dir, ro);
+  return summary;
+}
+
+}  // namespace
+
+GrpoSummary run_grpo(const Config& config, const GrpoRunOptions& options) {
+  GrpoRun run(config, options);
+  return run.run();
+}
+
+}  // namespace r1::rl
