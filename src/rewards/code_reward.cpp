@@ -228,13 +228,11 @@ CodeReward::CodeReward(CodeOptions options, SandboxOptions sandbox_options)
     : options_(std::move(options)), sandbox_(std::move(sandbox_options)) {}
 
 RewardResult CodeReward::score(const RewardInput& input) const {
-  nlohmann::json spec;
+  // The tests: the reference when it is a JSON object, else the metadata (where data/ puts HumanEval and MBPP
+  // test fields, the reference of a code task being empty).
+  nlohmann::json spec = nlohmann::json::parse(input.reference, nullptr, /*allow_exceptions=*/false);
   std::string source = "reference";
-  try {
-    spec = nlohmann::json::parse(input.reference);
-  } catch (const nlohmann::json::exception&) {
-    spec = input.metadata, source = "metadata";
-  }
+  if (!spec.is_object()) spec = input.metadata, source = "metadata";
   if (!spec.is_object()) throw Error("code reward: the reference (or metadata) must be a JSON object of tests");
   const CodeTests tests = parse_code_tests(spec, "code reward " + source);
   const CodeReport report = run_code_tests(sandbox_, extract_code(input.completion), tests, options_);

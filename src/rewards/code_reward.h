@@ -81,7 +81,7 @@ class CodeReward : public Reward {
 };
 
 // params: scoring (fraction | all), isolation (auto | namespaces | seccomp), cpu_seconds, wall_seconds,
-// memory_mb, max_processes, python, cxx, cxx_flags
+// memory_mb, max_processes, python, cxx, cxx_flags, temp_root
 std::unique_ptr<Reward> make_code_reward(RewardParams& params);
 
 }  // namespace r1::rewards

@@ -755,26 +755,40 @@ SandboxResult run_isolated(const SandboxOptions& options, bool ns, const Sandbox
   const int pidfd = static_cast<int>(syscall(SYS_pidfd_open, child, 0));
 
   // Supervise: collect output until the child exits, the wall clock runs out or the output cap is hit.
-  bool reaped = false, timed_out = false, too_much = false;
+  // C is reaped only after its group was killed: while C (alive or a zombie) holds its pid, the group id
+  // cannot be reused by an unrelated process, so kill(-child) can only hit the run's own processes.
+  bool exited = false, reaped = false, timed_out = false, too_much = false;
   int wait_status = 0;
   size_t kept = 0;
   auto kill_all = [&] {
-    kill(-child, SIGKILL);  // C's process group: C, init and every descendant that did not setsid()
-    if (!ns) kill_marked(marker);
+    if (!reaped) {
+      kill(-child, SIGKILL);  // C's process group: C, init and every descendant that did not setsid()
+      kill(child, SIGKILL);   // C itself, should it not have reached setsid() yet
+    }
+    if (!ns) kill_marked(marker);  // setsid()'d escapees of the fallback mode
   };
-  auto try_reap = [&] {
-    if (!reaped && waitpid(child, &wait_status, WNOHANG) == child) reaped = true;
+  auto check_exit = [&] {
+    if (exited) return;
+    siginfo_t info{};
+    if (waitid(P_PID, static_cast<id_t>(child), &info, WEXITED | WNOHANG | WNOWAIT) == 0 && info.si_pid == child)
+      exited = true;
+  };
+  auto reap = [&] {
+    kill_all();  // leftovers: background children, or daemons in the fallback mode
+    while (waitpid(child, &wait_status, 0) < 0 && errno == EINTR) {
+    }
+    reaped = true;
   };
   const double wall = std::max(0.05, lim.wall_seconds);
   double drain_until = -1;  // after the child is gone: how long we still wait for the pipes' EOF
   for (;;) {
     const double now = seconds_since(t0);
-    if (!reaped && !timed_out && !too_much && now >= wall) {
+    if (!exited && !timed_out && !too_much && now >= wall) {
       timed_out = true;
       kill_all();
     }
-    if (reaped && drain_until < 0) {
-      kill_all();  // leftovers: background children, or daemons in the fallback mode
+    if (exited && !reaped) {
+      reap();
       drain_until = now + 1.0;
     }
     if (out.read < 0 && err.read < 0 && reaped) break;
@@ -783,7 +797,7 @@ SandboxResult run_isolated(const SandboxOptions& options, bool ns, const Sandbox
     int n = 0, out_i = -1, err_i = -1, pid_i = -1;
     if (out.read >= 0) out_i = n, fds[n++] = {out.read, POLLIN, 0};
     if (err.read >= 0) err_i = n, fds[n++] = {err.read, POLLIN, 0};
-    if (!reaped && pidfd >= 0) pid_i = n, fds[n++] = {pidfd, POLLIN, 0};
+    if (!exited && pidfd >= 0) pid_i = n, fds[n++] = {pidfd, POLLIN, 0};
     double wait_s = (drain_until >= 0 ? drain_until : wall) - now;
     if (pidfd < 0 || timed_out || too_much) wait_s = std::min(wait_s, 0.005);  // poll for the exit instead
     const int timeout_ms = std::max(0, static_cast<int>(std::ceil(std::max(0.0, wait_s) * 1000)));
@@ -809,14 +823,9 @@ SandboxResult run_isolated(const SandboxOptions& options, bool ns, const Sandbox
       drain(out_i, out, result.stdout_text);
       drain(err_i, err, result.stderr_text);
     }
-    if (pid_i >= 0 && ready > 0 && (fds[pid_i].revents & POLLIN)) try_reap();
-    if (pidfd < 0 || timed_out || too_much) try_reap();
+    if ((pid_i >= 0 && ready > 0 && (fds[pid_i].revents & POLLIN)) || pidfd < 0 || timed_out || too_much) check_exit();
   }
-  if (!reaped) {
-    kill_all();
-    while (waitpid(child, &wait_status, 0) < 0 && errno == EINTR) {
-    }
-  }
+  if (!reaped) reap();
   if (pidfd >= 0) close(pidfd);
   result.wall_seconds = seconds_since(t0);
 

@@ -14,12 +14,15 @@
 #include "core/log.h"
 #include "core/progress.h"
 #include "core/rng.h"
+#include "data/dataset.h"
 #include "data/reasoning_corpus.h"
+#include "data/tasks.h"
 #include "generate/engine.h"
 #include "model/checkpoint_io.h"
 #include "model/config.h"
 #include "model/safetensors.h"
 #include "model/transformer.h"
+#include "rewards/countdown_reward.h"
 #include "rewards/format_reward.h"
 #include "rewards/math_verifier.h"
 #include "rewards/reward.h"
@@ -51,14 +54,17 @@ const ConfigSchema& grpo_config_schema() {
     s.add("model.template", T::String, "User: {prompt}\nAssistant:{response}",
           "Prompt template: a name (r1-zero, r1-zero-think, chatml, deepseek-r1, llama3, auto) or a pattern with "
           "{prompt} and {response}");
-    s.add("task.name", T::String, "addition", "Problems: the built-in 'addition' task or a 'jsonl' file")
-        .one_of({"addition", "jsonl"});
+    s.add("task.name", T::String, "addition",
+          "Problems: the tiny model's 'addition' task, a generated task (countdown, arithmetic, linear_equation) "
+          "or 'jsonl' (a dataset file)")
+        .one_of({"addition", "countdown", "arithmetic", "linear_equation", "jsonl"});
     s.add("task.min_digits", T::Int, 1, "addition: smallest operand size in digits").range(1, 9);
     s.add("task.max_digits", T::Int, 3, "addition: largest operand size in digits").range(1, 9);
+    s.add("task.difficulty", T::Int, 1, "generated tasks: difficulty 1..5").range(1, 5);
     s.add("task.path", T::String, "", "jsonl: the problems file");
     s.add("task.held_out_path", T::String, "", "jsonl: held-out problems for evaluation (empty: the last 10% of path)");
-    s.add("task.prompt_field", T::String, "question", "jsonl: field holding the question");
-    s.add("task.answer_field", T::String, "answer", "jsonl: field holding the gold answer (GSM8K '#### N' is understood)");
+    s.add("task.preset", T::String, "prompt",
+          "jsonl: field layout (gsm8k, math500, aime, prompt: {prompt, answer}); see src/data/dataset.h");
     s.add("grpo.variant", T::String, "grpo", "Loss family; sets the defaults of the null keys below")
         .one_of({"grpo", "dr_grpo", "dapo"});
     s.add("grpo.steps", T::Int, 60, "Optimizer rollout steps").at_least(1);
@@ -125,83 +131,100 @@ class ProblemSource {
  public:
   virtual ~ProblemSource() = default;
   // `count` training problems for (step, round): deterministic, so resume and seeds behave.
-  virtual std::vector<RlProblem> train_batch(uint64_t seed, int64_t step, int round, int count) = 0;
-  virtual std::vector<RlProblem> held_out(int count) = 0;
+  virtual std::vector<data::Problem> train_batch(uint64_t seed, int64_t step, int round, int count) = 0;
+  virtual std::vector<data::Problem> held_out(int count) = 0;
 };
 
+// The tiny model's addition task: the same generator and split as its pretraining corpus, so held-out problems
+// were never seen in pretraining.
 class AdditionSource : public ProblemSource {
  public:
   AdditionSource(int min_digits, int max_digits) : options_{min_digits, max_digits, 0} {}
-  std::vector<RlProblem> train_batch(uint64_t seed, int64_t step, int round, int count) override {
+  std::vector<data::Problem> train_batch(uint64_t seed, int64_t step, int round, int count) override {
     data::AdditionTaskOptions o = options_;
     o.seed = seed * 1000003ull + uint64_t(step) * 131ull + uint64_t(round);
     return convert(data::addition_problems(o, data::Split::Train, count));
   }
-  std::vector<RlProblem> held_out(int count) override {
+  std::vector<data::Problem> held_out(int count) override {
     data::AdditionTaskOptions o = options_;
     o.seed = 7;  // the held-out set is fixed whatever the run's seed, so runs compare
     return convert(data::addition_problems(o, data::Split::HeldOut, count));
   }
 
  private:
-  static std::vector<RlProblem> convert(const std::vector<data::AdditionProblem>& ps) {
-    std::vector<RlProblem> out;
+  static std::vector<data::Problem> convert(const std::vector<data::AdditionProblem>& ps) {
+    std::vector<data::Problem> out;
     for (const auto& p : ps)
-      out.push_back({std::to_string(p.a) + "+" + std::to_string(p.b), p.question(), std::to_string(p.answer())});
+      out.push_back({"addition/" + std::to_string(p.a) + "+" + std::to_string(p.b), p.question(),
+                     std::to_string(p.answer()), "addition", nlohmann::json::object()});
     return out;
   }
   data::AdditionTaskOptions options_;
 };
 
-std::vector<RlProblem> read_problems(const std::string& path, const std::string& qf, const std::string& af) {
-  std::ifstream f(path);
-  if (!f) fail_in_file(path, "cannot open");
-  std::vector<RlProblem> out;
-  std::string line;
-  for (long n = 1; std::getline(f, line); n++) {
-    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
-    nlohmann::json j;
-    try {
-      j = nlohmann::json::parse(line);
-    } catch (const nlohmann::json::exception& e) {
-      fail_at_line(path, n, std::string("invalid JSON: ") + e.what());
-    }
-    if (!j.is_object()) fail_at_line(path, n, "not a JSON object");
-    for (const auto& key : {qf, af})
-      if (!j.contains(key)) fail_at_line(path, n, "missing field '" + key + "'");
-    auto text = [](const nlohmann::json& v) { return v.is_string() ? v.get<std::string>() : v.dump(); };
-    out.push_back({std::to_string(n), text(j[qf]), text(j[af])});
-  }
-  if (out.empty()) fail_in_file(path, "no problems");
-  return out;
-}
-
-class JsonlSource : public ProblemSource {
+// Generated tasks of src/data (countdown, arithmetic, linear_equation), whose splits never overlap.
+class GeneratedSource : public ProblemSource {
  public:
-  JsonlSource(const std::string& path, const std::string& held_out_path, const std::string& qf, const std::string& af) {
-    train_ = read_problems(path, qf, af);
+  GeneratedSource(std::string task, int difficulty) : task_(std::move(task)), difficulty_(difficulty) {}
+  std::vector<data::Problem> train_batch(uint64_t seed, int64_t step, int round, int count) override {
+    data::TaskOptions o;
+    o.count = count;
+    o.seed = seed * 1000003ull + uint64_t(step) * 131ull + uint64_t(round);
+    o.difficulty = difficulty_;
+    return data::generate_task(task_, o);
+  }
+  std::vector<data::Problem> held_out(int count) override {
+    data::TaskOptions o;
+    o.count = count;
+    o.seed = 7;
+    o.split = data::TaskSplit::HeldOut;
+    o.difficulty = difficulty_;
+    return data::generate_task(task_, o);
+  }
+
+ private:
+  std::string task_;
+  int difficulty_;
+};
+
+// A dataset file (GSM8K, MATH-500, any {prompt, answer} JSONL), sampled with replacement per step.
+class DatasetSource : public ProblemSource {
+ public:
+  DatasetSource(const std::string& path, const std::string& held_out_path, const std::string& preset) {
+    train_ = data::load_dataset(path, preset);
     if (!held_out_path.empty()) {
-      held_ = read_problems(held_out_path, qf, af);
+      held_ = data::load_dataset(held_out_path, preset);
     } else {
       const size_t n = std::max<size_t>(1, train_.size() / 10);
+      if (train_.size() <= n) fail_in_file(path, "too few problems to hold 10% out");
       held_.assign(train_.end() - long(n), train_.end());
       train_.resize(train_.size() - n);
-      if (train_.empty()) fail_in_file(path, "too few problems to hold 10% out");
     }
   }
-  std::vector<RlProblem> train_batch(uint64_t seed, int64_t step, int round, int count) override {
+  std::vector<data::Problem> train_batch(uint64_t seed, int64_t step, int round, int count) override {
     Philox rng(seed, 0x7000 + uint64_t(step) * 16 + uint64_t(round));
-    std::vector<RlProblem> out;
+    std::vector<data::Problem> out;
     for (int i = 0; i < count; i++) out.push_back(train_[size_t(rng.below(train_.size()))]);
     return out;
   }
-  std::vector<RlProblem> held_out(int count) override {
+  std::vector<data::Problem> held_out(int count) override {
     return {held_.begin(), held_.begin() + std::min<long>(count, long(held_.size()))};
   }
 
  private:
-  std::vector<RlProblem> train_, held_;
+  std::vector<data::Problem> train_, held_;
 };
+
+// Is the completion's answer right? The same judgement for every reward configuration, so runs compare.
+bool is_correct(const data::Problem& p, const std::string& completion) {
+  if (p.task == "countdown") {
+    std::vector<int64_t> nums;
+    for (const auto& n : p.metadata.at("nums")) nums.push_back(n.get<int64_t>());
+    return rewards::check_countdown(completion, nums, p.metadata.at("target").get<int64_t>()).status ==
+           rewards::CountdownCheck::Status::Correct;
+  }
+  return rewards::verify_math(completion, p.answer).correct;
+}
 
 // ---------------------------------------------------------------------------------------------------------------
 // The run
@@ -303,13 +326,15 @@ class GrpoRun {
     const int64_t total_updates = int64_t(s_.steps) * s_.epochs * s_.minibatches;
     schedule_ = {parse_schedule_kind(config.get_string("optim.schedule")), float(config.get_float("optim.lr")),
                  config.get_int("optim.warmup_steps"), total_updates, 0.1f};
-    if (config.get_string("task.name") == "addition")
+    const std::string task = config.get_string("task.name");
+    if (task == "addition")
       problems_ = std::make_unique<AdditionSource>(int(config.get_int("task.min_digits")),
                                                    int(config.get_int("task.max_digits")));
+    else if (task == "jsonl")
+      problems_ = std::make_unique<DatasetSource>(config.get_string("task.path"), config.get_string("task.held_out_path"),
+                                                  config.get_string("task.preset"));
     else
-      problems_ = std::make_unique<JsonlSource>(config.get_string("task.path"), config.get_string("task.held_out_path"),
-                                                config.get_string("task.prompt_field"),
-                                                config.get_string("task.answer_field"));
+      problems_ = std::make_unique<GeneratedSource>(task, int(config.get_int("task.difficulty")));
     held_out_ = problems_->held_out(s_.eval_problems);
     gen::EngineOptions eo;
     eo.max_slots = 256;
@@ -321,13 +346,13 @@ class GrpoRun {
   GrpoSummary run();
 
  private:
-  std::vector<int32_t> encode_prompt(const RlProblem& p) const {
-    return encode_chat(*tokenizer_, template_, {{"user", p.question}}, true).ids;
+  std::vector<int32_t> encode_prompt(const data::Problem& p) const {
+    return encode_chat(*tokenizer_, template_, {{"user", p.prompt}}, true).ids;
   }
   std::string decode(const std::vector<int32_t>& ids) const { return tokenizer_->decode(ids, true); }
-  std::vector<Rollout> rollout(const std::vector<RlProblem>& problems, int n, double temperature, double top_p,
+  std::vector<Rollout> rollout(const std::vector<data::Problem>& problems, int n, double temperature, double top_p,
                                uint64_t seed, int group_offset);
-  void score(std::vector<Rollout>& rs, const std::vector<RlProblem>& problems, int group_offset);
+  void score(std::vector<Rollout>& rs, const std::vector<data::Problem>& problems, int group_offset);
   std::map<std::string, double> update(std::vector<Rollout>& batch, int64_t step);
   std::map<std::string, double> evaluate();
   void save_checkpoint(int64_t step, RunDir& dir);
@@ -344,12 +369,12 @@ class GrpoRun {
   std::unique_ptr<Optimizer> optimizer_;
   LrSchedule schedule_;
   std::unique_ptr<ProblemSource> problems_;
-  std::vector<RlProblem> held_out_;
+  std::vector<data::Problem> held_out_;
   std::unique_ptr<gen::Engine> engine_;
   int nonfinite_streak_ = 0;
 };
 
-std::vector<Rollout> GrpoRun::rollout(const std::vector<RlProblem>& problems, int n, double temperature, double top_p,
+std::vector<Rollout> GrpoRun::rollout(const std::vector<data::Problem>& problems, int n, double temperature, double top_p,
                                       uint64_t seed, int group_offset) {
   std::vector<gen::GenerationRequest> reqs;
   for (const auto& p : problems) {
@@ -380,11 +405,11 @@ std::vector<Rollout> GrpoRun::rollout(const std::vector<RlProblem>& problems, in
   return out;
 }
 
-void GrpoRun::score(std::vector<Rollout>& rs, const std::vector<RlProblem>& problems, int group_offset) {
+void GrpoRun::score(std::vector<Rollout>& rs, const std::vector<data::Problem>& problems, int group_offset) {
   std::vector<rewards::RewardInput> inputs;
   for (const auto& r : rs) {
-    const RlProblem& p = problems[size_t(r.group - group_offset)];
-    inputs.push_back({p.question, r.text, p.answer, nullptr});
+    const data::Problem& p = problems[size_t(r.group - group_offset)];
+    inputs.push_back({p.prompt, r.text, p.answer, p.metadata});
   }
   const auto scored = rewards_.score_batch(inputs, 1);
   for (size_t i = 0; i < rs.size(); i++) {
@@ -392,7 +417,7 @@ void GrpoRun::score(std::vector<Rollout>& rs, const std::vector<RlProblem>& prob
     r.reward = scored[i].total;
     for (const auto& part : scored[i].parts) r.parts.push_back(part.score);
     if (s_.overlong_cache > 0) r.reward += overlong_penalty(int(r.tokens.size()), s_.max_new, s_.overlong_cache);
-    r.correct = rewards::verify_math(r.text, problems[size_t(r.group - group_offset)].answer).correct;
+    r.correct = is_correct(problems[size_t(r.group - group_offset)], r.text);
     r.formatted = rewards::has_strict_format(r.text, false);
   }
 }
@@ -517,7 +542,7 @@ std::map<std::string, double> GrpoRun::evaluate() {
   std::vector<Rollout> rs = rollout(held_out_, n, greedy ? 0.0 : s_.eval_temperature, 1.0, s_.seed + 0xe7a1, 0);
   double correct = 0, formatted = 0, length = 0;
   for (auto& r : rs) {
-    r.correct = rewards::verify_math(r.text, held_out_[size_t(r.group)].answer).correct;
+    r.correct = is_correct(held_out_[size_t(r.group)], r.text);
     r.formatted = rewards::has_strict_format(r.text, false);
     correct += r.correct, formatted += r.formatted, length += double(r.tokens.size());
   }
@@ -587,7 +612,7 @@ GrpoSummary GrpoRun::run() {
     double t_rollout = 0, t_reward = 0;
     // Rollouts (DAPO: keep only groups with a learning signal, refilling up to max_sampling_rounds).
     std::vector<Rollout> batch;
-    std::vector<RlProblem> problems;
+    std::vector<data::Problem> problems;
     int groups_seen = 0, groups_kept = 0;
     std::vector<Rollout> all;  // every rollout of the step, for metrics
     for (int round = 0; round < (s_.dynamic_sampling ? s_.max_rounds : 1); round++) {
@@ -663,8 +688,8 @@ GrpoSummary GrpoRun::run() {
     metrics.log(step, m);
     for (int k = 0; k < s_.samples_per_step && k < int(all.size()); k++) {
       const Rollout& r = all[size_t(k) * all.size() / size_t(std::max(1, s_.samples_per_step))];
-      const RlProblem& p = problems[size_t(r.group)];
-      samples << nlohmann::json({{"step", step}, {"prompt", p.question}, {"completion", r.text}, {"gold", p.answer},
+      const data::Problem& p = problems[size_t(r.group)];
+      samples << nlohmann::json({{"step", step}, {"prompt", p.prompt}, {"completion", r.text}, {"gold", p.answer},
                                  {"reward", r.reward}, {"correct", r.correct}, {"finish_reason", r.finish_reason}})
                      .dump()
               << "\n";

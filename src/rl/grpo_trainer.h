@@ -15,11 +15,6 @@
 
 namespace r1::rl {
 
-// One verifiable problem: the question shown to the model and the gold answer.
-struct RlProblem {
-  std::string id, question, answer;
-};
-
 // All keys of a GRPO run's YAML config, with defaults, limits and help text.
 const ConfigSchema& grpo_config_schema();
 

@@ -93,6 +93,12 @@ TEST(CodeReward, BadTestSpecsAreErrorsNamingTheField) {
   EXPECT_THROW(r->score({"", "x", R"({"tset_list": ["assert 1"]})", nullptr}), Error);
   EXPECT_THROW(r->score({"", "x", R"({"language": "rust", "inputs": ["1"], "outputs": ["1"]})", nullptr}), Error);
   EXPECT_THROW(r->score({"", "x", R"({})", nullptr}), Error);
+  EXPECT_THROW(r->score({"", "x", "42", nullptr}), Error);  // neither reference nor metadata holds tests
+}
+
+TEST(CodeReward, TestsMayComeFromMetadata) {
+  const nlohmann::json meta = {{"test_list", {"assert f() == 1"}}};
+  EXPECT_DOUBLE_EQ(code_reward()->score({"", "```python\ndef f():\n    return 1\n```", "", meta}).score, 1.0);
   EXPECT_THROW(create_reward("code", {{"scoring", "most"}}), Error);
 }
 

@@ -3,12 +3,14 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <cmath>
 #include <fstream>
 
 #include "core/error.h"
 #include "data/reasoning_corpus.h"
 #include "model/checkpoint_io.h"
 #include "model/config.h"
+#include "rewards/reward.h"
 #include "rl/grpo_trainer.h"
 #include "tokenizer/bpe_trainer.h"
 #include "tokenizer/tokenizer.h"
@@ -132,4 +134,55 @@ TEST(GrpoTrainer, ConfigMistakesNameTheKey) {
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("model.path"), std::string::npos) << e.what();
   }
+}
+
+TEST(GrpoTrainer, ShippedConfigsValidate) {
+  int n = 0;
+  for (const auto& e : fs::directory_iterator(fs::path(R1_SOURCE_DIR) / "configs")) {
+    const std::string name = e.path().filename().string();
+    const bool grpo = name.rfind("r1-zero", 0) == 0 || name.rfind("countdown", 0) == 0 || name.rfind("gsm8k", 0) == 0;
+    if (!grpo || e.path().extension() != ".yaml") continue;
+    EXPECT_NO_THROW(load_config(e.path().string(), rl::grpo_config_schema())) << name;
+    n++;
+  }
+  EXPECT_GE(n, 3);
+}
+
+namespace {
+// A broken reward: NaN for every completion.
+class NanReward : public rewards::Reward {
+ public:
+  std::string name() const override { return "nan_reward"; }
+  rewards::RewardResult score(const rewards::RewardInput&) const override { return {std::nan(""), "broken"}; }
+};
+}  // namespace
+
+TEST(GrpoTrainer, NonFiniteLossSkipsTheUpdateStopsTheRunAndKeepsCheckpointsClean) {
+  rewards::register_reward("nan_reward", [](rewards::RewardParams& p) {
+    p.finish();
+    return std::unique_ptr<rewards::Reward>(new NanReward());
+  });
+  const auto root = temp_dir("nan");
+  const std::string model = make_base_model(root / "base");
+  const Config config = parse_config(yaml(model) + "rewards: [{name: nan_reward}]\n", "nan.yaml",
+                                     rl::grpo_config_schema(), {"checkpoint.every=1", "checkpoint.keep=5"});
+  rl::GrpoRunOptions o;
+  o.run_dir = (root / "run").string();
+  try {
+    rl::run_grpo(config, o);
+    FAIL() << "a run whose every loss is NaN must stop";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("non-finite"), std::string::npos) << e.what();
+  }
+  // The skipped steps were logged, and the checkpoints hold the untouched base weights.
+  const auto records = read_metrics(fs::path(o.run_dir) / "metrics.jsonl");
+  ASSERT_GE(records.size(), 3u);
+  EXPECT_GT(records.back().values.at("train/skipped_updates"), 0.0);
+  const ModelConfig c = load_model_config(model + "/config.json");
+  ParamLayout layout(c);
+  std::vector<float> base(size_t(layout.total())), saved(size_t(layout.total()));
+  load_hf_weights(model, layout, base.data());
+  load_hf_weights((fs::path(o.run_dir) / "checkpoints" / checkpoint_dir_name(2) / "model").string(), layout,
+                  saved.data());
+  for (size_t i = 0; i < base.size(); i++) ASSERT_EQ(base[i], saved[i]) << "parameter " << i;
 }

@@ -1,0 +1,64 @@
+// Shared pieces of the tensor-core attention kernels (attention_forward.cu, attention_backward.cu).
+// Tiles are kTile = 64 rows (queries or keys) of one head, staged in shared memory as bf16 with rows padded by
+// 8 elements (16 bytes): the fragment loads of mma.cuh then hit distinct banks and ldmatrix rows stay aligned.
+// A block is 4 warps; each warp owns 16 of the tile's 64 rows.
+#pragma once
+#include <cuda_bf16.h>
+
+#include <cstdint>
+
+#include "backend/cuda/common.cuh"
+#include "backend/cuda/mma.cuh"
+
+namespace r1::cuda::attention {
+
+constexpr int kTile = 64;
+constexpr int kWarps = 4;
+constexpr int kThreads = kWarps * 32;
+constexpr float kLog2e = 1.4426950408889634f;
+constexpr float kLn2 = 0.6931471805599453f;
+
+template <int D>
+constexpr int ld() {
+  return D + 8;
+}
+
+// Copies rows r0 .. r0+kTile-1 (relative to the sequence starting at token s0, `len` tokens long) of head
+// `head` of a [T, heads, D] tensor into the padded tile s; rows past the sequence's end become zeros.
+template <int D>
+__device__ __forceinline__ void load_tile(__nv_bfloat16* s, const __nv_bfloat16* src, int s0, int r0, int len,
+                                          int heads, int head) {
+  constexpr int kVec = D / 8;  // 16-byte vectors per row
+  for (int e = threadIdx.x; e < kTile * kVec; e += blockDim.x) {
+    const int r = e / kVec, c = (e % kVec) * 8;
+    uint4 val = make_uint4(0, 0, 0, 0);
+    if (r0 + r < len) val = *reinterpret_cast<const uint4*>(src + ((int64_t(s0) + r0 + r) * heads + head) * D + c);
+    *reinterpret_cast<uint4*>(s + r * ld<D>() + c) = val;
+  }
+}
+
+// The same copy issued as asynchronous 16-byte copies (cp.async, bypassing registers and L1), so the next tile
+// streams in while the current one is being computed on. Rows past the end are zero-filled by the copy itself
+// (source size 0). Complete with cp_async_commit() + cp_async_wait<n>() + __syncthreads().
+template <int D>
+__device__ __forceinline__ void load_tile_async(__nv_bfloat16* s, const __nv_bfloat16* src, int s0, int r0, int len,
+                                                int heads, int head) {
+  constexpr int kVec = D / 8;
+  for (int e = threadIdx.x; e < kTile * kVec; e += blockDim.x) {
+    const int r = e / kVec, c = (e % kVec) * 8;
+    const bool ok = r0 + r < len;
+    const __nv_bfloat16* from = ok ? src + ((int64_t(s0) + r0 + r) * heads + head) * D + c : src;
+    const auto to = static_cast<uint32_t>(__cvta_generic_to_shared(s + r * ld<D>() + c));
+    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(to), "l"(from), "r"(ok ? 16 : 0));
+  }
+}
+
+__device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commit_group;\n" ::); }
+
+// Waits until at most n of this thread's committed copy groups are still in flight.
+template <int n>
+__device__ __forceinline__ void cp_async_wait() {
+  asm volatile("cp.async.wait_group %0;\n" ::"n"(n));
+}
+
+}  // namespace r1::cuda::attention

@@ -1,0 +1,306 @@
+// Causal grouped-query attention over packed sequences: the backward, FlashAttention-2 style on tensor cores,
+// recomputing the probabilities from the saved lse rather than storing them. With P = exp(s - lse) and
+// Di = dout_i . out_i (the softmax Jacobian's row term):
+//   dP = dout V^T;  dS = P (dP - Di);  dV += P^T dout;  dK += scale dS^T Q;  dQ += scale dS K
+// Deterministic and atomic-free, in two kernels:
+//   dk/dv: a block owns 64 keys of one (sequence, kv head) outright; each warp computes the transposed tiles
+//          S^T = K Q^T and dP^T = V dout^T for its 16 keys against 64 queries at a time, looping over every
+//          query head of the group and every query tile at or after its keys.
+//   dq:    a block owns 64 query rows of one (sequence, query head) and walks the keys up to the diagonal.
+// Scores are recomputed in both kernels: the price of determinism (the usual alternative adds dq with float
+// atomics, whose order, and so whose rounding, changes from run to run). The streamed tiles (Q/dout in the
+// first kernel, K/V in the second) are double-buffered with cp.async.
+#include "backend/cuda/attention.cuh"
+#include "backend/cuda/ops.h"
+#include "core/error.h"
+
+namespace r1::cuda {
+
+namespace {
+
+using namespace attention;
+
+// Di[t, h] = dout . out, one warp per (token, head).
+__global__ void attention_row_dot_kernel(float* Di, const bf16* dout, const bf16* out, int64_t rows, int D) {
+  const int64_t r = int64_t(blockIdx.x) * kWarps + threadIdx.x / 32;
+  if (r >= rows) return;
+  float s = 0.0f;
+  for (int d = threadIdx.x % 32; d < D; d += 32) s += to_f32(dout[r * D + d]) * to_f32(out[r * D + d]);
+  s = warp_sum(s);
+  if (threadIdx.x % 32 == 0) Di[r] = s;
+}
+
+template <int D>
+__device__ __forceinline__ void zero(float (&acc)[D / 8][4]) {
+#pragma unroll
+  for (int dn = 0; dn < D / 8; dn++) acc[dn][0] = acc[dn][1] = acc[dn][2] = acc[dn][3] = 0.0f;
+}
+
+__device__ __forceinline__ void zero_tile(float (&s)[8][4]) {
+#pragma unroll
+  for (int nt = 0; nt < 8; nt++) s[nt][0] = s[nt][1] = s[nt][2] = s[nt][3] = 0.0f;
+}
+
+// acc[16 x D] += A[16 x 64] B[64 x D], A given as a 16 x 64 accumulator tile (repacked to bf16), B stored
+// [64][D] row-major in shared memory.
+template <int D>
+__device__ __forceinline__ void accumulate_tile_times(float (&acc)[D / 8][4], const float (&a_tile)[8][4],
+                                                      const bf16* bs) {
+#pragma unroll
+  for (int kk = 0; kk < 4; kk++) {
+    const uint32_t a[4] = {pack_bf16(a_tile[2 * kk][0], a_tile[2 * kk][1]),
+                           pack_bf16(a_tile[2 * kk][2], a_tile[2 * kk][3]),
+                           pack_bf16(a_tile[2 * kk + 1][0], a_tile[2 * kk + 1][1]),
+                           pack_bf16(a_tile[2 * kk + 1][2], a_tile[2 * kk + 1][3])};
+#pragma unroll
+    for (int dn = 0; dn < D / 8; dn++) {
+      uint32_t bf[2];
+      load_b_kn(bf, bs, ld<D>(), 16 * kk, 8 * dn);
+      mma_bf16(acc[dn], a, bf);
+    }
+  }
+}
+
+// s[16 x 64] += A[16 x D] B[64 x D]^T: rows row0.. of tile as (A), all 64 rows of tile bs (B), both [.][D].
+template <int D>
+__device__ __forceinline__ void tile_times_tile_t(float (&s)[8][4], const bf16* as, int row0, const bf16* bs) {
+#pragma unroll
+  for (int kk = 0; kk < D / 16; kk++) {
+    uint32_t a[4];
+    load_a(a, as, ld<D>(), row0, 16 * kk);
+#pragma unroll
+    for (int nt = 0; nt < 8; nt++) {
+      uint32_t bf[2];
+      load_b_nk(bf, bs, ld<D>(), 8 * nt, 16 * kk);
+      mma_bf16(s[nt], a, bf);
+    }
+  }
+}
+
+// dst[row, :] += acc row (bf16, read-modify-write) for the lane's two rows of a 16 x D accumulator.
+template <int D>
+__device__ __forceinline__ void add_rows(bf16* base, int64_t row_stride, int rows_valid_a, int rows_valid_b,
+                                         const float (&acc)[D / 8][4], float scale) {
+  const int tq = threadIdx.x % 4;
+#pragma unroll
+  for (int r = 0; r < 2; r++) {
+    if (!(r == 0 ? rows_valid_a : rows_valid_b)) continue;
+    bf16* dst = base + (r == 0 ? 0 : 8 * row_stride) + 2 * tq;
+#pragma unroll
+    for (int dn = 0; dn < D / 8; dn++) {
+      auto* p = reinterpret_cast<__nv_bfloat162*>(dst + 8 * dn);
+      const float2 old = __bfloat1622float2(*p);
+      *p = __floats2bfloat162_rn(old.x + acc[dn][2 * r] * scale, old.y + acc[dn][2 * r + 1] * scale);
+    }
+  }
+}
+
+template <int D>
+__global__ void __launch_bounds__(kThreads)
+attention_dkdv_kernel(bf16* dk, bf16* dv, const bf16* dout, const bf16* q, const bf16* k, const bf16* v,
+                      const float* lse, const float* Di, const int32_t* cu_seqlens, int Hq, int Hkv, float scale) {
+  constexpr int LD = ld<D>();
+  extern __shared__ __align__(16) unsigned char smem_raw[];
+  bf16* ks = reinterpret_cast<bf16*>(smem_raw);  // [64][LD] this block's keys
+  bf16* vs = ks + kTile * LD;                    // [64][LD]
+  bf16* qdo = vs + kTile * LD;                   // 2 stages x (Q [64][LD], dout [64][LD])
+  float* rows_s = reinterpret_cast<float*>(qdo + 4 * kTile * LD);  // 2 stages x (lse * log2 e [64], Di [64])
+
+  const int b = blockIdx.y, g = blockIdx.z, group = Hq / Hkv;
+  const int s0 = cu_seqlens[b], len = cu_seqlens[b + 1] - s0;
+  const int j0 = blockIdx.x * kTile;
+  if (j0 >= len) return;
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, gq = lane / 4, tq = lane % 4;
+  const int key_a = j0 + 16 * warp + gq, key_b = key_a + 8;
+  const float scale_log2 = scale * kLog2e;
+
+  load_tile<D>(ks, k, s0, j0, len, Hkv, g);
+  load_tile<D>(vs, v, s0, j0, len, Hkv, g);
+  float dk_acc[D / 8][4], dv_acc[D / 8][4];
+  zero<D>(dk_acc);
+  zero<D>(dv_acc);
+
+  // Work items are (query head of the group, query tile at or after j0: earlier queries never see these keys).
+  // Their Q/dout tiles are double-buffered: item n+1 is copied asynchronously while item n is computed on.
+  const int qtiles = (len - j0 + kTile - 1) / kTile, items = group * qtiles;
+  auto issue = [&](int n) {
+    const int h = g * group + n / qtiles, i0 = j0 + (n % qtiles) * kTile, stage = n % 2;
+    bf16* qs = qdo + stage * 2 * kTile * LD;
+    load_tile_async<D>(qs, q, s0, i0, len, Hq, h);
+    load_tile_async<D>(qs + kTile * LD, dout, s0, i0, len, Hq, h);
+    if (threadIdx.x < kTile) {
+      float* rs = rows_s + stage * 2 * kTile;
+      const int i = i0 + threadIdx.x;
+      const int64_t r = (int64_t(s0) + i) * Hq + h;
+      rs[threadIdx.x] = i < len ? lse[r] * kLog2e : INFINITY;  // past the end: P = 0
+      rs[kTile + threadIdx.x] = i < len ? Di[r] : 0.0f;
+    }
+    cp_async_commit();
+  };
+  issue(0);
+  for (int n = 0; n < items; n++) {
+    if (n + 1 < items) {
+      issue(n + 1);
+      cp_async_wait<1>();
+    } else {
+      cp_async_wait<0>();
+    }
+    __syncthreads();
+    const int i0 = j0 + (n % qtiles) * kTile, stage = n % 2;
+    const bf16* qs = qdo + stage * 2 * kTile * LD;
+    const bf16* dos = qs + kTile * LD;
+    const float* lse_s = rows_s + stage * 2 * kTile;
+    const float* di_s = lse_s + kTile;
+
+    float p[8][4], ds[8][4];
+    zero_tile(p);
+    zero_tile(ds);
+    tile_times_tile_t<D>(p, ks, 16 * warp, qs);    // S^T = K Q^T   [16 keys x 64 queries]
+    tile_times_tile_t<D>(ds, vs, 16 * warp, dos);  // dP^T = V dout^T
+    const bool diagonal = i0 < j0 + 16 * warp + 15;  // some query of the tile may precede some key
+#pragma unroll
+    for (int nt = 0; nt < 8; nt++)
+#pragma unroll
+      for (int i = 0; i < 4; i++) {
+        const int qi = 8 * nt + 2 * tq + (i & 1), key = i < 2 ? key_a : key_b;
+        float pv = exp2f(p[nt][i] * scale_log2 - lse_s[qi]);
+        if (diagonal && i0 + qi < key) pv = 0.0f;
+        p[nt][i] = pv;
+        ds[nt][i] = pv * (ds[nt][i] - di_s[qi]);
+      }
+    accumulate_tile_times<D>(dv_acc, p, dos);  // dV += P^T dout
+    accumulate_tile_times<D>(dk_acc, ds, qs);  // dK += dS^T Q
+    __syncthreads();  // this stage is refilled by the copy issued in the next iteration
+  }
+
+  const int64_t stride = int64_t(Hkv) * D;
+  const int64_t base = (int64_t(s0) + key_a) * stride + int64_t(g) * D;
+  add_rows<D>(dk + base, stride, key_a < len, key_b < len, dk_acc, scale);
+  add_rows<D>(dv + base, stride, key_a < len, key_b < len, dv_acc, 1.0f);
+}
+
+template <int D>
+__global__ void __launch_bounds__(kThreads)
+attention_dq_kernel(bf16* dq, const bf16* dout, const bf16* q, const bf16* k, const bf16* v, const float* lse,
+                    const float* Di, const int32_t* cu_seqlens, int Hq, int Hkv, float scale) {
+  constexpr int LD = ld<D>();
+  extern __shared__ __align__(16) unsigned char smem_raw[];
+  bf16* qs = reinterpret_cast<bf16*>(smem_raw);  // [64][LD] this block's queries
+  bf16* dos = qs + kTile * LD;                   // [64][LD]
+  bf16* kv = dos + kTile * LD;                   // 2 stages x (K [64][LD], V [64][LD])
+
+  const int b = blockIdx.y, h = blockIdx.z, g = h / (Hq / Hkv);
+  const int s0 = cu_seqlens[b], len = cu_seqlens[b + 1] - s0;
+  const int r0 = blockIdx.x * kTile;
+  if (r0 >= len) return;
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, gq = lane / 4, tq = lane % 4;
+  const int warp_first = r0 + 16 * warp;
+  const int row_a = warp_first + gq, row_b = row_a + 8;
+  const float scale_log2 = scale * kLog2e;
+
+  load_tile<D>(qs, q, s0, r0, len, Hq, h);
+  load_tile<D>(dos, dout, s0, r0, len, Hq, h);
+  float lse2[2], di[2];
+#pragma unroll
+  for (int r = 0; r < 2; r++) {
+    const int row = r == 0 ? row_a : row_b;
+    const int64_t idx = (int64_t(s0) + row) * Hq + h;
+    lse2[r] = row < len ? lse[idx] * kLog2e : INFINITY;
+    di[r] = row < len ? Di[idx] : 0.0f;
+  }
+  float dq_acc[D / 8][4];
+  zero<D>(dq_acc);
+
+  // K/V tiles double-buffered as in the forward.
+  const int block_last = min(r0 + kTile, len) - 1;
+  const int tiles = block_last / kTile + 1;
+  load_tile_async<D>(kv, k, s0, 0, len, Hkv, g);
+  load_tile_async<D>(kv + kTile * LD, v, s0, 0, len, Hkv, g);
+  cp_async_commit();
+  for (int n = 0; n < tiles; n++) {
+    const int j0 = n * kTile;
+    if (n + 1 < tiles) {
+      bf16* next = kv + ((n + 1) % 2) * 2 * kTile * LD;
+      load_tile_async<D>(next, k, s0, j0 + kTile, len, Hkv, g);
+      load_tile_async<D>(next + kTile * LD, v, s0, j0 + kTile, len, Hkv, g);
+      cp_async_commit();
+      cp_async_wait<1>();
+    } else {
+      cp_async_wait<0>();
+    }
+    __syncthreads();
+    const bf16* ks = kv + (n % 2) * 2 * kTile * LD;
+    const bf16* vs = ks + kTile * LD;
+    if (j0 <= warp_first + 15) {  // else every key of the tile is after every row of this warp
+      float p[8][4], ds[8][4];
+      zero_tile(p);
+      zero_tile(ds);
+      tile_times_tile_t<D>(p, qs, 16 * warp, ks);    // S = Q K^T
+      tile_times_tile_t<D>(ds, dos, 16 * warp, vs);  // dP = dout V^T
+      const bool diagonal = j0 + kTile - 1 > warp_first;
+#pragma unroll
+      for (int nt = 0; nt < 8; nt++)
+#pragma unroll
+        for (int i = 0; i < 4; i++) {
+          const int key = j0 + 8 * nt + 2 * tq + (i & 1), row = i < 2 ? row_a : row_b;
+          float pv = exp2f(p[nt][i] * scale_log2 - lse2[i / 2]);
+          if (diagonal && key > row) pv = 0.0f;
+          ds[nt][i] = pv * (ds[nt][i] - di[i / 2]);
+        }
+      accumulate_tile_times<D>(dq_acc, ds, ks);  // dQ += dS K
+    }
+    __syncthreads();  // this stage is refilled by the copy issued in the next iteration
+  }
+
+  const int64_t stride = int64_t(Hq) * D;
+  add_rows<D>(dq + (int64_t(s0) + row_a) * stride + int64_t(h) * D, stride, row_a < len, row_b < len, dq_acc, scale);
+}
+
+template <int D>
+void launch(Context& ctx, bf16* dq, bf16* dk, bf16* dv, const bf16* dout, const bf16* q, const bf16* k,
+            const bf16* v, const float* lse, const float* Di, const int32_t* cu_seqlens, int B, int Hq, int Hkv,
+            int max_seqlen) {
+  const float scale = 1.0f / sqrtf(float(D));
+  const size_t smem_kv = sizeof(bf16) * 6 * kTile * ld<D>() + sizeof(float) * 4 * kTile;
+  auto dkdv = attention_dkdv_kernel<D>;
+  R1_CUDA_CHECK("attention_backward",
+                cudaFuncSetAttribute(dkdv, cudaFuncAttributeMaxDynamicSharedMemorySize, int(smem_kv)));
+  dkdv<<<dim3(ceil_div(max_seqlen, kTile), B, Hkv), kThreads, smem_kv, ctx.stream()>>>(
+      dk, dv, dout, q, k, v, lse, Di, cu_seqlens, Hq, Hkv, scale);
+  R1_CUDA_LAUNCH_CHECK("attention_backward(dk, dv)");
+
+  const size_t smem_q = sizeof(bf16) * 6 * kTile * ld<D>();
+  auto dqk = attention_dq_kernel<D>;
+  R1_CUDA_CHECK("attention_backward",
+                cudaFuncSetAttribute(dqk, cudaFuncAttributeMaxDynamicSharedMemorySize, int(smem_q)));
+  dqk<<<dim3(ceil_div(max_seqlen, kTile), B, Hq), kThreads, smem_q, ctx.stream()>>>(dq, dout, q, k, v, lse, Di,
+                                                                                   cu_seqlens, Hq, Hkv, scale);
+  R1_CUDA_LAUNCH_CHECK("attention_backward(dq)");
+}
+
+bool aligned16(const void* p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0; }
+
+}  // namespace
+
+void attention_backward(Context& ctx, bf16* dq, bf16* dk, bf16* dv, const bf16* dout, const bf16* q, const bf16* k,
+                        const bf16* v, const bf16* out, const float* lse, const int32_t* cu_seqlens, int B, int T,
+                        int Hq, int Hkv, int D, int max_seqlen) {
+  if (T <= 0 || B <= 0 || max_seqlen <= 0) return;
+  R1_CHECK(Hkv > 0 && Hq % Hkv == 0, "attention_backward: Hq must be a multiple of Hkv");
+  R1_CHECK(aligned16(dq) && aligned16(dk) && aligned16(dv) && aligned16(dout) && aligned16(q) && aligned16(k) &&
+               aligned16(v),
+           "attention_backward: tensors must be 16-byte aligned");
+  auto* Di = static_cast<float*>(ctx.scratch(sizeof(float) * size_t(T) * Hq));
+  const int64_t rows = int64_t(T) * Hq;
+  attention_row_dot_kernel<<<ceil_div(rows, kWarps), kThreads, 0, ctx.stream()>>>(Di, dout, out, rows, D);
+  R1_CUDA_LAUNCH_CHECK("attention_backward(Di)");
+  switch (D) {
+    case 32: return launch<32>(ctx, dq, dk, dv, dout, q, k, v, lse, Di, cu_seqlens, B, Hq, Hkv, max_seqlen);
+    case 64: return launch<64>(ctx, dq, dk, dv, dout, q, k, v, lse, Di, cu_seqlens, B, Hq, Hkv, max_seqlen);
+    case 128: return launch<128>(ctx, dq, dk, dv, dout, q, k, v, lse, Di, cu_seqlens, B, Hq, Hkv, max_seqlen);
+    default:
+      throw Error("cuda: attention_backward: head dim " + std::to_string(D) + " is not supported (32, 64, 128)");
+  }
+}
+
+}  // namespace r1::cuda

@@ -1,0 +1,40 @@
+// One matrix product through cuBLASLt: bf16 inputs, float32 accumulation, bf16 or float32 output, optional
+// bias epilogue. Column-major in cuBLAS's terms; linear.cu and lm_head.cu translate our row-major layouts.
+//   C[m, n] = alpha * op(A) op(B) + beta * C  (+ bias[m] broadcast over columns)
+// The chosen algorithm is cached per shape, layout and pointer alignment in the Context, so the heuristic
+// query runs once per distinct product rather than once per call.
+#pragma once
+#include <cublasLt.h>
+#include <cuda_bf16.h>
+
+#include <cstdint>
+#include <map>
+#include <tuple>
+
+#include "backend/cuda/context.h"
+
+namespace r1::cuda {
+
+struct GemmKey {
+  bool trans_a, trans_b;
+  int m, n, k, lda, ldb, ldc;
+  cudaDataType c_type;
+  bool bias, beta_nonzero;
+  int align_a, align_b, align_c;
+  auto tie() const {
+    return std::tie(trans_a, trans_b, m, n, k, lda, ldb, ldc, c_type, bias, beta_nonzero, align_a, align_b, align_c);
+  }
+  bool operator<(const GemmKey& o) const { return tie() < o.tie(); }
+};
+
+struct GemmCache {
+  std::map<GemmKey, cublasLtMatmulAlgo_t> algos;
+};
+
+// `op` names the calling op in error messages. c_type is CUDA_R_16BF or CUDA_R_32F; bias (bf16, length m) may
+// be null. D aliases C (in place), which is what += accumulation needs.
+void gemm(Context& ctx, const char* op, bool trans_a, bool trans_b, int m, int n, int k, float alpha,
+          const __nv_bfloat16* A, int lda, const __nv_bfloat16* B, int ldb, float beta, void* C, cudaDataType c_type,
+          int ldc, const __nv_bfloat16* bias = nullptr);
+
+}  // namespace r1::cuda

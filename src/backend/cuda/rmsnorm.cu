@@ -1,0 +1,117 @@
+// RMSNorm, as in Llama/Qwen: y = x * rstd * w, rstd = 1/sqrt(mean(x^2) + eps), one warp per token row.
+// Backward: dx += rstd (w dy) - rstd^3 / C * x * sum_j(w_j dy_j x_j)   (per row, one warp)
+//           dw += sum_t dy x rstd                                        (a column sum over tokens)
+// The column sum is done in two fixed-order passes (partial sums over chunks of rows, then over chunks), so
+// the weight gradient is deterministic without atomics.
+#include "backend/cuda/common.cuh"
+#include "backend/cuda/ops.h"
+
+namespace r1::cuda {
+
+namespace {
+
+constexpr int kRowsPerBlock = 8;  // one warp each
+constexpr int kChunkRows = 64;    // rows per partial sum of the weight gradient
+
+__global__ void rmsnorm_forward_kernel(bf16* __restrict__ out, float* __restrict__ rstd, const bf16* __restrict__ x,
+                                       const bf16* __restrict__ w, int T, int C, float eps) {
+  const int t = blockIdx.x * kRowsPerBlock + threadIdx.x / 32, lane = threadIdx.x % 32;
+  if (t >= T) return;
+  const bf16* xt = x + int64_t(t) * C;
+  float ss = 0.0f;
+#pragma unroll 4
+  for (int c = lane; c < C; c += 32) {
+    const float v = to_f32(xt[c]);
+    ss += v * v;
+  }
+  const float r = rsqrtf(warp_sum(ss) / C + eps);
+  if (lane == 0) rstd[t] = r;
+  bf16* ot = out + int64_t(t) * C;
+#pragma unroll 4
+  for (int c = lane; c < C; c += 32) ot[c] = to_bf16(to_f32(xt[c]) * r * to_f32(w[c]));
+}
+
+// __restrict__ and the unrolling matter here: without them every loop iteration waited on its own loads (ncu:
+// 98% of stalls on L1TEX scoreboard) and the backward took 0.26 ms instead of 0.046 ms at 8192 x 896 on an H100.
+__global__ void rmsnorm_backward_dx_kernel(bf16* __restrict__ dx, const bf16* __restrict__ dout,
+                                           const bf16* __restrict__ x, const bf16* __restrict__ w,
+                                           const float* __restrict__ rstd, int T, int C) {
+  const int t = blockIdx.x * kRowsPerBlock + threadIdx.x / 32, lane = threadIdx.x % 32;
+  if (t >= T) return;
+  const int64_t off = int64_t(t) * C;
+  float dot = 0.0f;
+#pragma unroll 4
+  for (int c = lane; c < C; c += 32) dot += to_f32(w[c]) * to_f32(dout[off + c]) * to_f32(x[off + c]);
+  const float r = rstd[t];
+  const float k = warp_sum(dot) * r * r * r / C;
+#pragma unroll 4
+  for (int c = lane; c < C; c += 32)
+    dx[off + c] = to_bf16(to_f32(dx[off + c]) + r * to_f32(w[c]) * to_f32(dout[off + c]) - k * to_f32(x[off + c]));
+}
+
+// partial[chunk, c] = sum over the chunk's rows of dy x rstd. Block: 32 x 8 threads covering 64 columns (a
+// bf16 pair per thread, so a warp reads 128 contiguous bytes of each row) and 8 row lanes; the loads of a
+// thread's rows are independent, so many are in flight at once.
+template <bool kPairs>
+__global__ void rmsnorm_dweight_partial_kernel(float* partial, const bf16* dout, const bf16* x, const float* rstd,
+                                               int T, int C) {
+  __shared__ float sums[8][64 + 1];
+  const int c = (blockIdx.x * 32 + threadIdx.x) * 2, chunk = blockIdx.y;
+  const int t0 = chunk * kChunkRows, t1 = min(T, t0 + kChunkRows);
+  float s0 = 0.0f, s1 = 0.0f;
+  if (c < C) {
+#pragma unroll 4
+    for (int t = t0 + threadIdx.y; t < t1; t += 8) {
+      const int64_t i = int64_t(t) * C + c;
+      const float r = rstd[t];
+      if (kPairs) {  // C even: c and c + 1 are in the row and the pair is 4-byte aligned
+        const float2 d = __bfloat1622float2(*reinterpret_cast<const __nv_bfloat162*>(dout + i));
+        const float2 v = __bfloat1622float2(*reinterpret_cast<const __nv_bfloat162*>(x + i));
+        s0 += d.x * v.x * r;
+        s1 += d.y * v.y * r;
+      } else {
+        s0 += to_f32(dout[i]) * to_f32(x[i]) * r;
+        if (c + 1 < C) s1 += to_f32(dout[i + 1]) * to_f32(x[i + 1]) * r;
+      }
+    }
+  }
+  sums[threadIdx.y][2 * threadIdx.x] = s0;
+  sums[threadIdx.y][2 * threadIdx.x + 1] = s1;
+  __syncthreads();
+  // 256 threads, 64 columns: the first 64 threads each finish one column, in fixed order.
+  const int tid = threadIdx.y * 32 + threadIdx.x, col = blockIdx.x * 64 + tid;
+  if (tid < 64 && col < C) {
+    float total = 0.0f;
+    for (int y = 0; y < 8; y++) total += sums[y][tid];
+    partial[int64_t(chunk) * C + col] = total;
+  }
+}
+
+}  // namespace
+
+void rmsnorm_forward(Context& ctx, bf16* out, float* rstd, const bf16* x, const bf16* weight, int T, int C,
+                     float eps) {
+  if (T <= 0) return;
+  rmsnorm_forward_kernel<<<ceil_div(T, kRowsPerBlock), kRowsPerBlock * 32, 0, ctx.stream()>>>(out, rstd, x, weight,
+                                                                                             T, C, eps);
+  R1_CUDA_LAUNCH_CHECK("rmsnorm_forward");
+}
+
+void rmsnorm_backward(Context& ctx, bf16* dx, float* dweight, const bf16* dout, const bf16* x, const bf16* weight,
+                      const float* rstd, int T, int C) {
+  if (T <= 0) return;
+  rmsnorm_backward_dx_kernel<<<ceil_div(T, kRowsPerBlock), kRowsPerBlock * 32, 0, ctx.stream()>>>(dx, dout, x, weight,
+                                                                                                 rstd, T, C);
+  R1_CUDA_LAUNCH_CHECK("rmsnorm_backward");
+  const int chunks = ceil_div(T, kChunkRows);
+  auto* partial = static_cast<float*>(ctx.scratch(sizeof(float) * size_t(chunks) * C));
+  const dim3 grid(ceil_div(C, 64), chunks), block(32, 8);
+  if (C % 2 == 0)
+    rmsnorm_dweight_partial_kernel<true><<<grid, block, 0, ctx.stream()>>>(partial, dout, x, rstd, T, C);
+  else
+    rmsnorm_dweight_partial_kernel<false><<<grid, block, 0, ctx.stream()>>>(partial, dout, x, rstd, T, C);
+  R1_CUDA_LAUNCH_CHECK("rmsnorm_backward");
+  sum_column_partials(ctx.stream(), "rmsnorm_backward", dweight, partial, chunks, C);
+}
+
+}  // namespace r1::cuda
