@@ -2,6 +2,7 @@
 // the built-in configs. Model FLOPs per token: 6 * (non-embedding parameters + vocab * hidden for the head)
 // + 6 * layers * hidden * context (causal attention: QK^T and PV, forward and backward, half the square).
 //   bench_train_bench [--configs tiny,small] [--batch 4] [--seq 256] [--iters 5] [--threads 0]
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -41,7 +42,7 @@ int main(int argc, char** argv) {
     PackedBatch b;
     Philox rng(2, 0);
     for (int s = 0; s < batch; s++) {
-      std::vector<int32_t> t(size_t(seq));
+      std::vector<int32_t> t(static_cast<size_t>(seq));
       for (auto& x : t) x = int32_t(rng.below(uint64_t(c.vocab_size)));
       b.add_sequence(t);
     }

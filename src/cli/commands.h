@@ -11,5 +11,10 @@ void register_grpo(CLI::App& app);
 void register_tokenize(CLI::App& app);  // tokenize, tokenizer-train
 void register_sample(CLI::App& app);    // sample: generation with the rollout engine
 void register_reward(CLI::App& app);    // reward: score a JSONL of completions
+void register_convert(CLI::App& app);   // convert: write a complete Hugging Face model directory
+void register_debug_forward(CLI::App& app);  // debug-forward: per-token log-probs and loss (parity checks)
+void register_sft(CLI::App& app);       // sft: supervised fine-tuning
+void register_rejection_sample(CLI::App& app);  // rejection-sample: SFT data from a model's passing samples
+void register_eval(CLI::App& app);      // eval: pass@k / cons@k on benchmarks
 
 }  // namespace r1::cli

@@ -13,6 +13,11 @@ int main(int argc, char** argv) {
   r1::cli::register_tokenize(app);
   r1::cli::register_sample(app);
   r1::cli::register_reward(app);
+  r1::cli::register_convert(app);
+  r1::cli::register_debug_forward(app);
+  r1::cli::register_sft(app);
+  r1::cli::register_rejection_sample(app);
+  r1::cli::register_eval(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -39,9 +39,10 @@ std::string formatted_solution(const AdditionProblem& p);
 struct CorpusOptions {
   AdditionTaskOptions task;
   int documents = 20000;
-  // Mixture of solution styles (normalised): tidy R1 format, R1 format with a slip in one column,
-  // a bare "The answer is N.", a bare wrong answer, reasoning without tags.
-  double p_formatted = 0.35, p_formatted_slip = 0.2, p_plain = 0.2, p_plain_wrong = 0.1, p_untagged = 0.15;
+  // Mixture of solution styles (normalised). Bare answers are the most common style, so the base model's
+  // likeliest reply skips the reasoning; the tidy, correct chain of thought is a minority that RL must elicit
+  // (as R1-Zero elicits long reasoning from its base).
+  double p_formatted = 0.2, p_formatted_slip = 0.15, p_plain = 0.35, p_plain_wrong = 0.15, p_untagged = 0.15;
 };
 // Documents "User: <question>\nAssistant:<solution>" drawn from the TRAIN split only.
 std::vector<std::string> pretraining_corpus(const CorpusOptions& options, const std::string& user_prefix,

@@ -96,11 +96,18 @@ nlohmann::json float_json(float f) {
   return nlohmann::json(std::strtod(std::string(buf, r.ptr).c_str(), nullptr));
 }
 
-void parse_rope_scaling(const nlohmann::json& j, const std::string& src, ModelConfig& c) {
-  if (!j.contains("rope_scaling") || j["rope_scaling"].is_null()) return;
-  const auto& rs = j["rope_scaling"];
-  if (!rs.is_object()) fail_in_field(src, "rope_scaling", "must be an object or null, got " + rs.dump());
-  const Fields f(rs, src, "rope_scaling.");
+// RoPE scaling from `key`: "rope_scaling" (transformers < 5) or "rope_parameters" (transformers >= 5, which
+// also moves rope_theta inside it and writes {"rope_type": "default"} for plain RoPE).
+void parse_rope_scaling(const nlohmann::json& j, const std::string& key, const std::string& src, ModelConfig& c) {
+  if (!j.contains(key) || j[key].is_null()) return;
+  const auto& rs = j[key];
+  if (!rs.is_object()) fail_in_field(src, key, "must be an object or null, got " + rs.dump());
+  const Fields f(rs, src, key + ".");
+  if (key == "rope_parameters") {  // authoritative: it replaces whatever rope_scaling said
+    c.rope_scaling = {};
+    c.rope_theta = f.number("rope_theta", c.rope_theta);
+    if (!f.has("rope_type") && !f.has("type")) return;
+  }
   // transformers >= 4.45 writes "rope_type"; older Llama configs wrote "type". Prefer the newer key.
   const std::string type_key = f.has("rope_type") ? "rope_type" : "type";
   const std::string type = f.string(type_key);
@@ -226,7 +233,10 @@ ModelConfig parse_model_config(const nlohmann::json& j, const std::string& src) 
   c.tie_word_embeddings = f.boolean("tie_word_embeddings", false);
   // Qwen2's modeling code hard-codes bias=True on q/k/v (its config has no attention_bias key); Llama reads it.
   c.attention_bias = qwen2 ? true : f.boolean("attention_bias", false);
-  parse_rope_scaling(j, src, c);
+  // transformers >= 5 writes only rope_parameters; older files only rope_theta + rope_scaling. Should a file
+  // carry both, rope_parameters (read last) is what transformers 5 uses.
+  parse_rope_scaling(j, "rope_scaling", src, c);
+  parse_rope_scaling(j, "rope_parameters", src, c);
   parse_token_ids(j, src, c);
   // transformers >= 4.56 writes "dtype"; earlier versions "torch_dtype".
   c.torch_dtype = f.has("torch_dtype") ? f.string("torch_dtype") : f.string("dtype", "float32");

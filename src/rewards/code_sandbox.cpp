@@ -491,7 +491,10 @@ void for_each_process(F&& f) {
 void kill_marked(const std::string& marker) {
   const std::string needle = marker + std::string(1, '\0');
   const std::string self = std::to_string(getpid());
-  for (int round = 0; round < 100; ++round) {
+  // A scan can miss a process caught mid-fork (its /proc entry not yet readable), so only several empty scans
+  // in a row end the sweep; under load a single empty scan let fork-bomb children survive.
+  int empty_scans = 0;
+  for (int round = 0; round < 1000 && empty_scans < 5; ++round) {
     int found = 0;
     for_each_process([&](const char* pid) {
       if (self == pid) return;
@@ -501,7 +504,7 @@ void kill_marked(const std::string& marker) {
       kill(static_cast<pid_t>(std::atol(pid)), SIGKILL);
       ++found;
     });
-    if (found == 0) return;
+    empty_scans = found == 0 ? empty_scans + 1 : 0;
     usleep(1000);
   }
 }

@@ -355,3 +355,23 @@ TEST(Config, BuiltinModelsHaveTheDocumentedShapes) {
   EXPECT_EQ(builtin_model_config("qwen2.5-0.5b"), real);
   expect_error([] { builtin_model_config("huge"); }, {"'huge'", "tiny, small, qwen2.5-0.5b"});
 }
+
+// transformers >= 5 writes rope_theta and the scaling only inside "rope_parameters": it must win over the
+// legacy keys, or a checkpoint silently runs with theta 10000 and no llama3 scaling.
+TEST(Config, TransformersFiveRopeParametersAreRead) {
+  nlohmann::json j = {{"model_type", "llama"}, {"vocab_size", 64}, {"hidden_size", 32}, {"intermediate_size", 64},
+                      {"num_hidden_layers", 1}, {"num_attention_heads", 4}, {"num_key_value_heads", 2},
+                      {"rope_parameters", {{"rope_type", "llama3"}, {"rope_theta", 500000.0}, {"factor", 8.0},
+                                           {"low_freq_factor", 1.0}, {"high_freq_factor", 4.0},
+                                           {"original_max_position_embeddings", 8192}}}};
+  const auto c = r1::parse_model_config(j, "v5.json");
+  EXPECT_FLOAT_EQ(c.rope_theta, 500000.0f);
+  EXPECT_EQ(c.rope_scaling.type, "llama3");
+  EXPECT_FLOAT_EQ(c.rope_scaling.factor, 8.0f);
+  nlohmann::json q = {{"model_type", "qwen2"}, {"vocab_size", 64}, {"hidden_size", 32}, {"intermediate_size", 64},
+                      {"num_hidden_layers", 1}, {"num_attention_heads", 4}, {"num_key_value_heads", 2},
+                      {"rope_theta", 10000.0}, {"rope_parameters", {{"rope_type", "default"}, {"rope_theta", 1000000.0}}}};
+  const auto cq = r1::parse_model_config(q, "v5q.json");
+  EXPECT_FLOAT_EQ(cq.rope_theta, 1000000.0f);
+  EXPECT_TRUE(cq.rope_scaling.type.empty());
+}
