@@ -11,18 +11,6 @@ namespace r1::gen {
 
 namespace {
 
-cpu::RopeScaling rope_scaling_of(const ModelConfig& c) {
-  cpu::RopeScaling s;
-  if (c.rope_scaling.type == "llama3") {
-    s.type = cpu::RopeScaling::Type::Llama3;
-    s.factor = c.rope_scaling.factor;
-    s.low_freq_factor = c.rope_scaling.low_freq_factor;
-    s.high_freq_factor = c.rope_scaling.high_freq_factor;
-    s.original_max_position = c.rope_scaling.original_max_position_embeddings;
-  }
-  return s;
-}
-
 void check_tokens(const ModelConfig& c, const int32_t* tokens, const int32_t* positions, int T) {
   for (int t = 0; t < T; t++) {
     if (tokens[t] < 0 || tokens[t] >= c.vocab_size)

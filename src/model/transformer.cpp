@@ -11,6 +11,10 @@ namespace r1 {
 
 namespace {
 
+void zero(float* p, int64_t n) { std::memset(p, 0, size_t(n) * sizeof(float)); }
+
+}  // namespace
+
 cpu::RopeScaling rope_scaling_of(const ModelConfig& c) {
   cpu::RopeScaling s;
   if (c.rope_scaling.type == "llama3") {
@@ -23,10 +27,6 @@ cpu::RopeScaling rope_scaling_of(const ModelConfig& c) {
   return s;
 }
 
-void zero(float* p, int64_t n) { std::memset(p, 0, size_t(n) * sizeof(float)); }
-
-}  // namespace
-
 void PackedBatch::add_sequence(const std::vector<int32_t>& seq, const std::vector<uint8_t>& loss_mask) {
   if (cu_seqlens.empty()) cu_seqlens.push_back(0);
   const size_t n = seq.size();
@@ -37,6 +37,12 @@ void PackedBatch::add_sequence(const std::vector<int32_t>& seq, const std::vecto
     targets.push_back(want ? seq[i + 1] : -1);
   }
   cu_seqlens.push_back(int32_t(tokens.size()));
+}
+
+int64_t PackedBatch::num_targets() const {
+  int64_t n = 0;
+  for (int32_t t : targets) n += t >= 0;
+  return n;
 }
 
 void PackedBatch::clear() {
@@ -247,8 +253,7 @@ void Transformer::backward(const PackedBatch& batch, const float* dlogprob, cons
 
 double Transformer::cross_entropy_step(const PackedBatch& batch, bool train) {
   const int T = batch.num_tokens();
-  int64_t n_targets = 0;
-  for (int32_t t : batch.targets) n_targets += t >= 0;
+  const int64_t n_targets = batch.num_targets();
   if (n_targets == 0) throw Error("batch has no target tokens");
   forward(batch);
   std::vector<float> logprob(size_t(T), 0.0f);

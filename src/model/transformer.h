@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "backend/cpu/ops.h"
 #include "core/arena.h"
 #include "model/config.h"
 #include "model/param_layout.h"
@@ -25,10 +26,15 @@ struct PackedBatch {
 
   int num_tokens() const { return int(tokens.size()); }
   int num_sequences() const { return int(cu_seqlens.size()) - 1; }
+  int64_t num_targets() const;  // tokens with a target (>= 0)
   // Appends one sequence; targets are the next tokens where `loss_mask` is set (mask[i] covers tokens[i+1]).
   void add_sequence(const std::vector<int32_t>& seq, const std::vector<uint8_t>& loss_mask = {});
   void clear();
 };
+
+// The CPU backend's RoPE scaling for a model config (llama3 scaling or none); shared by training and inference
+// so both rotate by the same tables.
+cpu::RopeScaling rope_scaling_of(const ModelConfig& config);
 
 class Transformer {
  public:

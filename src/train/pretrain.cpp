@@ -50,8 +50,7 @@ double evaluate_loss(Transformer& model, const std::vector<std::vector<int32_t>>
   double sum = 0, count = 0;
   while (cursor < docs.size()) {
     PackedBatch b = next_batch(docs, order, &cursor, batch_tokens);
-    int64_t n = 0;
-    for (int32_t t : b.targets) n += t >= 0;
+    const int64_t n = b.num_targets();
     if (n == 0) continue;
     sum += model.cross_entropy_step(b, false) * double(n);
     count += double(n);

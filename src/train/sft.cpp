@@ -155,8 +155,7 @@ double sft_eval_loss(Transformer& model, const std::vector<SftExample>& examples
   double sum = 0, count = 0;
   for (const auto& idx : plan_sft_epoch(examples, batch_tokens, 0, 0, false)) {
     const PackedBatch b = pack_sft_batch(examples, idx);
-    int64_t n = 0;
-    for (int32_t t : b.targets) n += t >= 0;
+    const int64_t n = b.num_targets();
     if (n == 0) continue;
     sum += model.cross_entropy_step(b, false) * double(n);
     count += double(n);
