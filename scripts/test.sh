@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
-# Builds the CPU preset and runs the whole test suite (what CI runs). Where nvcc exists, also compiles the CUDA
-# backend and its parity program (they run on the GPU machine: bench/cuda/run_parity.sh), so CUDA code that no
-# longer compiles fails here.
+# Builds the CPU preset and runs the whole test suite (what CI runs). Where nvcc exists, it first also compiles the
+# CUDA backend and its parity program (they run on the GPU machine: bench/cuda/run_parity.sh), so CUDA code that
+# no longer compiles fails here. ctest runs last: its summary closes the output.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cmake --preset cpu >/dev/null
-cmake --build --preset cpu -j "$(nproc)"
-ctest --preset cpu -j "$(nproc)"
 if command -v nvcc >/dev/null 2>&1 || [ -x /usr/local/cuda/bin/nvcc ]; then
   echo "test.sh: nvcc found: compiling the CUDA backend (compile only: no GPU here)"
   cmake --preset cuda >/dev/null
   cmake --build --preset cuda -j "$(nproc)" --target r1_cuda parity_ops
 fi
+cmake --preset cpu >/dev/null
+cmake --build --preset cpu -j "$(nproc)"
+ctest --preset cpu -j "$(nproc)"
