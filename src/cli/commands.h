@@ -16,5 +16,6 @@ void register_debug_forward(CLI::App& app);  // debug-forward: per-token log-pro
 void register_sft(CLI::App& app);       // sft: supervised fine-tuning
 void register_rejection_sample(CLI::App& app);  // rejection-sample: SFT data from a model's passing samples
 void register_eval(CLI::App& app);      // eval: pass@k / cons@k on benchmarks
+void register_pipeline(CLI::App& app);  // pipeline: the R1 stages in order, per-stage eval table
 
 }  // namespace r1::cli

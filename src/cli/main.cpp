@@ -18,6 +18,7 @@ int main(int argc, char** argv) {
   r1::cli::register_sft(app);
   r1::cli::register_rejection_sample(app);
   r1::cli::register_eval(app);
+  r1::cli::register_pipeline(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
