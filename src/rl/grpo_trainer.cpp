@@ -51,7 +51,7 @@ const ConfigSchema& grpo_config_schema() {
     using T = ConfigType;
     s.add("seed", T::Int, 0, "Seed of everything random in the run (problems, sampling, minibatch order)");
     s.add("model.path", T::String, nullptr, "Hugging Face model directory to start from (the base model)");
-    s.add("model.template", T::String, "User: {prompt}\nAssistant:{response}",
+    s.add("model.template", T::String, kPlainChatPattern,
           "Prompt template: a name (r1-zero, r1-zero-think, chatml, deepseek-r1, llama3, auto) or a pattern with "
           "{prompt} and {response}");
     s.add("task.name", T::String, "addition",
@@ -311,7 +311,7 @@ class GrpoRun {
     tokenizer_ = std::make_unique<Tokenizer>(Tokenizer::from_dir(model_path));
     template_ = ChatTemplate::resolve(config.get_string("model.template"), *tokenizer_);
     const int threads = int(config.get_int("threads"));
-    cpu::set_num_threads(threads > 0 ? threads : cpu::auto_threads(model_config_.hidden_size));
+    cpu::set_num_threads(cpu::auto_threads(model_config_.hidden_size, threads));
     policy_ = std::make_unique<Transformer>(model_config_);
     load_hf_weights(model_path, policy_->layout(), policy_->params());
     if (s_.beta > 0) {

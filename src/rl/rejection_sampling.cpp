@@ -180,7 +180,7 @@ const ConfigSchema& rejection_sampling_config_schema() {
     using T = ConfigType;
     s.add("seed", T::Int, 0, "Seed of the problems and the sampling");
     s.add("model.path", T::String, nullptr, "Hugging Face model directory to sample from (the teacher)");
-    s.add("model.template", T::String, "User: {prompt}\nAssistant:{response}",
+    s.add("model.template", T::String, kPlainChatPattern,
           "Chat template: a name (r1-zero, chatml, qwen2.5-math, deepseek-r1, llama3, auto) or a pattern with "
           "{prompt} and {response}");
     s.add("problems.source", T::String, "addition",
@@ -294,7 +294,7 @@ RejectionRunResult run_rejection_sampling(const Config& c) {
   const Tokenizer tok = Tokenizer::from_dir(model_path);
   const ChatTemplate tmpl = ChatTemplate::resolve(c.get_string("model.template"), tok);
   const int threads = int(c.get_int("threads"));
-  cpu::set_num_threads(threads > 0 ? threads : cpu::auto_threads(mc.hidden_size));
+  cpu::set_num_threads(cpu::auto_threads(mc.hidden_size, threads));
   Transformer model(mc);
   load_hf_weights(model_path, model.layout(), model.params());
 

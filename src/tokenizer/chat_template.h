@@ -24,6 +24,9 @@ namespace r1 {
 
 class Tokenizer;
 
+// The plain pattern of the built-in tiny model ("User: ...\nAssistant:"): the default template of every job.
+inline constexpr const char* kPlainChatPattern = "User: {prompt}\nAssistant:{response}";
+
 struct ChatMessage {
   std::string role;     // "system", "user" or "assistant"
   std::string content;

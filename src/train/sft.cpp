@@ -173,7 +173,7 @@ const ConfigSchema& sft_config_schema() {
     using T = ConfigType;
     s.add("seed", T::Int, 0, "Seed of the data order");
     s.add("model.path", T::String, nullptr, "Hugging Face model directory to fine-tune");
-    s.add("model.template", T::String, "User: {prompt}\nAssistant:{response}",
+    s.add("model.template", T::String, kPlainChatPattern,
           "Chat template: a name (r1-zero, chatml, qwen2.5-math, qwen3, deepseek-r1, llama3, auto) or a pattern with "
           "{prompt} and {response}; the loss covers what it marks as the assistant's");
     s.add("data.source", T::String, "jsonl", "jsonl: conversations from data.path; addition: the built-in task's "
@@ -313,7 +313,7 @@ class SftRun {
       for (int64_t e = 0; e < config.get_int("train.epochs"); e++) total_steps_ += int64_t(epoch_plan(e).size());
 
     const int threads = int(config.get_int("threads"));
-    cpu::set_num_threads(threads > 0 ? threads : cpu::auto_threads(model_config_.hidden_size));
+    cpu::set_num_threads(cpu::auto_threads(model_config_.hidden_size, threads));
     model_ = std::make_unique<Transformer>(model_config_);
     load_hf_weights(model_path, model_->layout(), model_->params());
     model_->reserve(std::max(batch_tokens_, eval_tokens_));

@@ -17,7 +17,8 @@ void set_num_threads(int n) {
 
 int num_threads() { return omp_get_max_threads(); }
 
-int auto_threads(int hidden_size) {
+int auto_threads(int hidden_size, int requested) {
+  if (requested > 0) return requested;
   if (const char* env = std::getenv("OMP_NUM_THREADS")) {
     const int n = std::atoi(env);
     if (n > 0) return n;

@@ -7,7 +7,8 @@ namespace r1::cpu {
 
 void set_num_threads(int n);  // n <= 0: all hardware threads
 int num_threads();
-// The thread count worth using for a model of this hidden size (honours OMP_NUM_THREADS when it is set).
-int auto_threads(int hidden_size);
+// The thread count worth using for a model of this hidden size: `requested` when positive (a job's `threads` key),
+// else OMP_NUM_THREADS when set, else 1 below hidden 256 and every hardware thread above.
+int auto_threads(int hidden_size, int requested = 0);
 
 }  // namespace r1::cpu
