@@ -4,7 +4,7 @@ set -euo pipefail
 packages=(
   build-essential cmake ninja-build ccache pkg-config
   libopenblas-dev nlohmann-json3-dev libyaml-cpp-dev libcli11-dev
-  libgtest-dev libgmock-dev libginac-dev libcln-dev libpcre2-dev libutf8proc-dev
+  libgtest-dev libgmock-dev libginac-dev libcln-dev libpcre2-dev libutf8proc-dev libgloo-dev
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -14,9 +14,12 @@ For every fixture of tests/fixtures/hf/manifest.json (a checkpoint transformers 
   4. `r1 debug-forward` on r1's directory -> the logits transformers computes (float32 parity of the binary);
   5. `r1 convert --dtype bf16` -> transformers loads bfloat16 weights equal to torch's own rounding of the
      float32 ones; its bf16 logits stay within bf16 tolerance of the float32 reference; bf16 re-save bit-exact.
-And for a built-in shape with fresh weights and an r1-trained tokenizer (`r1 tokenizer-train`, `r1 convert
---model tiny --tokenizer`): AutoTokenizer and GenerationConfig load the directory, the tokenizer's ids equal
-`r1 tokenize`'s, and transformers' logits equal `r1 debug-forward`'s.
+And every directory written with a tokenizer — a built-in shape with fresh weights and an r1-trained tokenizer
+(`r1 tokenizer-train`, `r1 convert --model tiny --tokenizer`), the same weights sharded (--max-shard-size) and in
+bf16, and the model/ of an `r1 pretrain` run (the writer SFT and GRPO checkpoints use too) — is complete
+(config, generation config, tokenizer, weights) and loads in AutoTokenizer (ids equal `r1 tokenize`'s),
+GenerationConfig and AutoModelForCausalLM (logits equal `r1 debug-forward`'s). The fixtures' vocabularies
+(200-256) are too small for any byte-level tokenizer, so their directories are checked without one.
 Prints one line per check and writes them all as JSON; exits 1 when any check fails.
 """
 import argparse
@@ -142,6 +145,42 @@ def check_fixture(binary, fixtures, entry, work):
     check(f"{name}: bf16 r1 -> transformers -> r1 identical", None, "bytes", same)
 
 
+MODEL_FILES = ("config.json", "generation_config.json", "tokenizer.json", "tokenizer_config.json")
+TEXT = "Question 7: what is 7 + 14? <think>7 plus 14 is 21</think> The answer is 21."
+
+
+def check_complete_dir(binary, name, model_dir, dtype=torch.float32, tol=1e-4):
+    """A directory r1 wrote is a complete HF model: every file, AutoTokenizer (ids equal r1 tokenize's),
+    GenerationConfig (token ids equal config.json's where both name them), AutoModelForCausalLM (logits equal
+    r1 debug-forward's). Returns transformers' logits of the test sequences."""
+    files = set(os.listdir(model_dir))
+    weights = "model.safetensors" in files or "model.safetensors.index.json" in files
+    missing = [f for f in MODEL_FILES if f not in files] + ([] if weights else ["weights"])
+    check(f"{name}: complete directory (config, generation, tokenizer, weights)", None, "present", not missing,
+          f"missing {missing}" if missing else f"{len(files)} files")
+    with open(os.path.join(model_dir, "config.json")) as f:
+        cfg = json.load(f)
+    gen = transformers.GenerationConfig.from_pretrained(model_dir)
+    agree = all(getattr(gen, k) == cfg[k] for k in ("bos_token_id", "eos_token_id", "pad_token_id")
+                if k in cfg and getattr(gen, k, None) is not None)
+    check(f"{name}: GenerationConfig loads, token ids agree with config.json", None, "equal", agree,
+          f"eos {gen.eos_token_id} pad {gen.pad_token_id}")
+    tok = transformers.AutoTokenizer.from_pretrained(model_dir)
+    hf_ids = tok(TEXT, add_special_tokens=False)["input_ids"]
+    ours_ids = [int(x) for x in r1(binary, "tokenize", "--ids-only", "-t", model_dir, TEXT).split()]
+    check(f"{name}: AutoTokenizer ids equal r1 tokenize", None, "equal", hf_ids == ours_ids, f"{len(hf_ids)} ids")
+    m = load(model_dir, dtype)
+    seqs = [hf_ids, hf_ids[:5]]
+    theirs = logits_of(m, seqs)
+    if dtype == torch.float32:
+        ours = debug_forward(binary, model_dir, seqs, m.config.vocab_size,
+                             os.path.join(os.path.dirname(model_dir), os.path.basename(model_dir) + "_fwd.json"))
+        check(f"{name}: r1 debug-forward logits vs AutoModelForCausalLM", max_abs_rel(ours, theirs), tol)
+        check(f"{name}: greedy tokens equal (fraction differing)",
+              float((ours.argmax(-1) != theirs.argmax(-1)).float().mean()), 0.0)
+    return theirs
+
+
 def check_builtin(binary, work):
     d = os.path.join(work, "tiny")
     os.makedirs(d, exist_ok=True)
@@ -154,19 +193,33 @@ def check_builtin(binary, work):
     r1(binary, "tokenizer-train", corpus, "--output", tok_dir, "--vocab-size", "400")
     r1(binary, "convert", "--model", "tiny", "--seed", "3", "--tokenizer", tok_dir, "--output", model_dir,
        "--overwrite")
-    for f in ("config.json", "generation_config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json"):
-        check(f"tiny: r1 convert wrote {f}", None, "present", os.path.isfile(os.path.join(model_dir, f)))
-    transformers.GenerationConfig.from_pretrained(model_dir)
-    tok = transformers.AutoTokenizer.from_pretrained(model_dir)
-    text = "Question 7: what is 7 + 14? <think>7 plus 14 is 21</think> The answer is 21."
-    hf_ids = tok(text, add_special_tokens=False)["input_ids"]
-    ours_ids = [int(x) for x in r1(binary, "tokenize", "--ids-only", "-t", model_dir, text).split()]
-    check("tiny: AutoTokenizer ids equal r1 tokenize", None, "equal", hf_ids == ours_ids, f"{len(hf_ids)} ids")
-    m = load(model_dir, torch.float32)
-    seqs = [hf_ids, hf_ids[:5]]
-    ours = debug_forward(binary, model_dir, seqs, m.config.vocab_size, os.path.join(d, "fwd.json"))
-    theirs = logits_of(m, seqs)
-    check("tiny: r1 debug-forward logits vs transformers", max_abs_rel(ours, theirs), 1e-4)
+    single = check_complete_dir(binary, "tiny", model_dir)
+
+    # Sharded: the same weights split past --max-shard-size load to the same logits, bit for bit.
+    sharded = os.path.join(d, "sharded")
+    r1(binary, "convert", "--model", model_dir, "--max-shard-size", "40KB", "--output", sharded, "--overwrite")
+    shards = [f for f in os.listdir(sharded) if f.startswith("model-") and f.endswith(".safetensors")]
+    check("tiny sharded: several shards + index, no single file", len(shards), None,
+          len(shards) > 1 and not os.path.exists(os.path.join(sharded, "model.safetensors")))
+    logits = check_complete_dir(binary, "tiny sharded", sharded)
+    check("tiny sharded: logits identical to the single-file directory", float((logits - single).abs().max()), 0.0)
+
+    # bf16: AutoTokenizer and AutoModelForCausalLM load it; logits within bf16 tolerance of float32.
+    bf = os.path.join(d, "bf16")
+    r1(binary, "convert", "--model", model_dir, "--dtype", "bf16", "--output", bf, "--overwrite")
+    lb = check_complete_dir(binary, "tiny bf16", bf, dtype=torch.bfloat16)
+    check("tiny bf16: transformers bf16 logits vs float32", max_abs_rel(lb, single), 1e-1)
+
+
+def check_pretrain(binary, work):
+    """A directory a training run wrote (r1 pretrain's model/, the same writer as SFT / GRPO checkpoints)."""
+    run = os.path.join(work, "pretrain")
+    r1(binary, "pretrain", "--steps", "3", "--documents", "300", "--output", run, "--overwrite")
+    model_dir = os.path.join(run, "model")
+    check_complete_dir(binary, "pretrain model/", model_dir)
+    gen = transformers.GenerationConfig.from_pretrained(model_dir)
+    check("pretrain model/: generation config samples at temperature 1", None, "do_sample",
+          gen.do_sample and gen.temperature == 1.0)
 
 
 def main():
@@ -185,10 +238,11 @@ def main():
             check_fixture(args.r1, args.fixtures, entry, args.work)
         except Exception as e:  # one broken model must not hide the others' results
             check(f"{entry['name']}: ran to the end", None, "no error", False, repr(e)[:400])
-    try:
-        check_builtin(args.r1, args.work)
-    except Exception as e:
-        check("tiny: ran to the end", None, "no error", False, repr(e)[:400])
+    for name, fn in (("tiny", check_builtin), ("pretrain", check_pretrain)):
+        try:
+            fn(args.r1, args.work)
+        except Exception as e:
+            check(f"{name}: ran to the end", None, "no error", False, repr(e)[:400])
     failed = [c for c in CHECKS if not c["pass"]]
     print(f"{len(CHECKS) - len(failed)}/{len(CHECKS)} checks passed")
     if args.report:

@@ -17,5 +17,8 @@ void register_sft(CLI::App& app);       // sft: supervised fine-tuning
 void register_rejection_sample(CLI::App& app);  // rejection-sample: SFT data from a model's passing samples
 void register_eval(CLI::App& app);      // eval: pass@k / cons@k on benchmarks
 void register_pipeline(CLI::App& app);  // pipeline: the R1 stages in order, per-stage eval table
+void register_distill(CLI::App& app);   // distill: teacher traces -> SFT of a student, eval before/after
+
+void register_launch(CLI::App& app);     // launch: N local data-parallel ranks (torchrun's variables)
 
 }  // namespace r1::cli

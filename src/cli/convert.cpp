@@ -1,22 +1,22 @@
-// `r1 convert`: writes a COMPLETE Hugging Face model directory — config.json, generation_config.json,
-// model.safetensors (float32, bf16 or f16) and, when there is one, the tokenizer (tokenizer.json +
+// `r1 convert`: writes a COMPLETE Hugging Face model directory — config.json, generation_config.json, the weights
+// (float32, bf16 or f16; sharded past --max-shard-size) and, when there is one, the tokenizer (tokenizer.json +
 // tokenizer_config.json) — from a model directory (ours or transformers') or a built-in shape with fresh weights.
+// Thin over save_hf_model_dir (model/hf_export.h), which every checkpoint writer uses.
 // transformers' AutoModelForCausalLM / AutoTokenizer.from_pretrained load the result as it is
 // (bench/hf_compat/check_roundtrip.py checks that, and that r1 -> transformers -> r1 is bit-exact).
+#include <cctype>
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
 #include <memory>
-#include <nlohmann/json.hpp>
-#include <sstream>
+#include <string>
 #include <vector>
 
 #include "cli/commands.h"
 #include "core/error.h"
 #include "model/checkpoint_io.h"
 #include "model/config.h"
+#include "model/hf_export.h"
 #include "model/param_layout.h"
-#include "model/safetensors.h"
 #include "tokenizer/tokenizer.h"
 
 namespace fs = std::filesystem;
@@ -26,14 +26,10 @@ namespace r1::cli {
 namespace {
 
 struct ConvertArgs {
-  std::string model, output, dtype = "f32", tokenizer;
+  std::string model, output, dtype = "f32", tokenizer, max_shard_size = "5GB";
   uint64_t seed = 1234;
   bool overwrite = false;
 };
-
-// Tokenizer files transformers reads beside the weights; copied verbatim when the source has them.
-constexpr const char* kTokenizerFiles[] = {"tokenizer.json", "tokenizer_config.json", "special_tokens_map.json",
-                                           "chat_template.jinja"};
 
 DType parse_dtype(const std::string& s) {
   if (s == "f32" || s == "float32") return DType::F32;
@@ -42,52 +38,48 @@ DType parse_dtype(const std::string& s) {
   throw Error("--dtype: unknown dtype '" + s + "' (use f32, bf16 or f16)");
 }
 
-std::string read_text(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  if (!in) fail_in_file(p.string(), "cannot open");
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-// transformers' GenerationConfig reads the special token ids from here (sampling defaults stay transformers').
-nlohmann::json generation_config_for(const ModelConfig& c) {
-  nlohmann::json g = nlohmann::json::object();
-  if (c.bos_token_id >= 0) g["bos_token_id"] = c.bos_token_id;
-  if (c.eos_token_ids.size() == 1) g["eos_token_id"] = c.eos_token_ids[0];
-  if (c.eos_token_ids.size() > 1) g["eos_token_id"] = c.eos_token_ids;
-  return g;
-}
-
-// A tokenizer_config.json for a bare tokenizer.json (one r1 trained): the fast-tokenizer class and the special
-// tokens the model's config names, so AutoTokenizer knows its BOS/EOS.
-nlohmann::json tokenizer_config_for(const Tokenizer& tok, const ModelConfig& c) {
-  nlohmann::json t = {{"tokenizer_class", "PreTrainedTokenizerFast"},
-                      {"model_max_length", c.max_position_embeddings},
-                      {"clean_up_tokenization_spaces", false}};
-  if (c.bos_token_id >= 0 && !tok.id_to_token(c.bos_token_id).empty()) t["bos_token"] = tok.id_to_token(c.bos_token_id);
-  if (!c.eos_token_ids.empty() && !tok.id_to_token(c.eos_token_ids[0]).empty())
-    t["eos_token"] = tok.id_to_token(c.eos_token_ids[0]);
-  return t;
-}
-
-// Where the tokenizer comes from: --tokenizer (a directory or a tokenizer.json), else the source model directory.
-// Returns the directory and the tokenizer.json path ("" when there is none).
-std::pair<fs::path, fs::path> tokenizer_source(const ConvertArgs& a, bool model_is_dir) {
-  if (!a.tokenizer.empty()) {
-    const fs::path p(a.tokenizer);
-    if (fs::is_regular_file(p)) return {p.parent_path(), p};
-    if (!fs::is_regular_file(p / "tokenizer.json")) fail_in_file(a.tokenizer, "no tokenizer.json here (--tokenizer)");
-    return {p, p / "tokenizer.json"};
+// "5GB", "500MB", "64KB" (decimal units, as transformers' max_shard_size) or a plain number of bytes.
+int64_t parse_size(const std::string& s) {
+  size_t end = 0;
+  double v = 0;
+  try {
+    v = std::stod(s, &end);
+  } catch (const std::exception&) {
+    throw Error("--max-shard-size: '" + s + "' is not a size (e.g. 5GB, 500MB or a number of bytes)");
   }
-  if (model_is_dir && fs::is_regular_file(fs::path(a.model) / "tokenizer.json"))
-    return {fs::path(a.model), fs::path(a.model) / "tokenizer.json"};
-  return {};
+  std::string unit = s.substr(end);
+  for (char& c : unit) c = char(std::toupper(static_cast<unsigned char>(c)));
+  double scale = 0;
+  if (unit.empty() || unit == "B") scale = 1;
+  if (unit == "KB") scale = 1e3;
+  if (unit == "MB") scale = 1e6;
+  if (unit == "GB") scale = 1e9;
+  if (scale == 0 || !(v * scale >= 1))
+    throw Error("--max-shard-size: '" + s + "' is not a positive size (units: B, KB, MB, GB)");
+  return int64_t(v * scale);
+}
+
+// The tokenizer the directory will carry, validated by loading it (ids must fit the model's vocabulary).
+void check_tokenizer(const ConvertArgs& a, bool from_dir, const ModelConfig& config) {
+  fs::path json;
+  if (!a.tokenizer.empty())
+    json = fs::is_regular_file(a.tokenizer) ? fs::path(a.tokenizer) : fs::path(a.tokenizer) / "tokenizer.json";
+  else if (from_dir)
+    json = fs::path(a.model) / "tokenizer.json";
+  if (json.empty() || !fs::is_regular_file(json)) return;  // save_hf_model_dir names a missing --tokenizer
+  const Tokenizer tok = Tokenizer::from_file(json.string());
+  if (tok.vocab_size() > config.vocab_size)
+    fail_in_file(json.string(), "has token ids up to " + std::to_string(tok.vocab_size() - 1) +
+                                    " but the model's vocab_size is " + std::to_string(config.vocab_size));
 }
 
 void run_convert(const ConvertArgs& a) {
-  const DType dtype = parse_dtype(a.dtype);
+  HfExportOptions opts;
+  opts.dtype = parse_dtype(a.dtype);
+  opts.max_shard_bytes = parse_size(a.max_shard_size);
+  opts.tokenizer = a.tokenizer;
   const bool from_dir = is_model_dir(a.model);
+  if (from_dir) opts.source_dir = a.model;
   const ModelConfig config =
       from_dir ? load_model_config((fs::path(a.model) / "config.json").string()) : builtin_model_config(a.model);
   const ParamLayout layout(config);
@@ -102,47 +94,14 @@ void run_convert(const ConvertArgs& a) {
     fail_in_file(a.output, "is the source model directory: write the converted model elsewhere");
   if (fs::exists(out / "config.json") && !a.overwrite)
     fail_in_file(a.output, "already holds a model (config.json): pass --overwrite to replace it");
-  fs::create_directories(out);
-  // A fresh model.safetensors takes precedence over an index in both loaders, but a stale index beside it
-  // would still describe other weights to anyone reading the directory.
-  if (fs::exists(out / "model.safetensors.index.json")) fs::remove(out / "model.safetensors.index.json");
+  check_tokenizer(a, from_dir, config);
+  const HfExportResult r = save_hf_model_dir(out.string(), config, layout, params.data(), opts);
 
-  // Everything but config.json first: save_hf_checkpoint writes config.json last, which marks the directory
-  // complete.
-  std::vector<std::string> written;
-  const auto [tok_dir, tok_json] = tokenizer_source(a, from_dir);
-  if (!tok_json.empty()) {
-    const Tokenizer tok = Tokenizer::from_file(tok_json.string());  // validates it, and checks it fits the model
-    if (tok.vocab_size() > config.vocab_size)
-      fail_in_file(tok_json.string(), "has token ids up to " + std::to_string(tok.vocab_size() - 1) +
-                                          " but the model's vocab_size is " + std::to_string(config.vocab_size));
-    write_file_atomic((out / "tokenizer.json").string(), read_text(tok_json));
-    written.push_back("tokenizer.json");
-    for (const char* f : kTokenizerFiles) {
-      if (std::string(f) == "tokenizer.json" || !fs::is_regular_file(tok_dir / f)) continue;
-      write_file_atomic((out / f).string(), read_text(tok_dir / f));
-      written.push_back(f);
-    }
-    if (!fs::is_regular_file(tok_dir / "tokenizer_config.json")) {
-      write_file_atomic((out / "tokenizer_config.json").string(), tokenizer_config_for(tok, config).dump(2) + "\n");
-      written.push_back("tokenizer_config.json (generated)");
-    }
-  }
-  const fs::path src_gen = fs::path(a.model) / "generation_config.json";
-  if (from_dir && fs::is_regular_file(src_gen)) {
-    write_file_atomic((out / "generation_config.json").string(), read_text(src_gen));
-    written.push_back("generation_config.json");
-  } else {
-    write_file_atomic((out / "generation_config.json").string(), generation_config_for(config).dump(2) + "\n");
-    written.push_back("generation_config.json (generated)");
-  }
-  save_hf_checkpoint(out.string(), config, layout, params.data(), dtype);
-
-  std::printf("wrote %s: %s model, %lld parameters (%s weights from %s), model.safetensors (%s), config.json",
-              out.c_str(), config.model_type.c_str(), (long long)layout.total(), from_dir ? "loaded" : "fresh",
+  std::printf("wrote %s: %s model, %lld parameters (%s weights from %s, stored as %s):", out.c_str(),
+              config.model_type.c_str(), (long long)layout.total(), from_dir ? "loaded" : "fresh",
               from_dir ? a.model.c_str() : ("built-in '" + a.model + "', seed " + std::to_string(a.seed)).c_str(),
-              dtype_name(dtype));
-  for (const auto& w : written) std::printf(", %s", w.c_str());
+              dtype_name(opts.dtype));
+  for (const auto& f : r.files) std::printf(" %s", f.c_str());
   std::printf("\n");
 }
 
@@ -160,6 +119,9 @@ void register_convert(CLI::App& app) {
   cmd->add_option("--dtype", a->dtype, "Stored weight dtype: f32, bf16 or f16")->capture_default_str();
   cmd->add_option("--tokenizer", a->tokenizer,
                   "Tokenizer directory or tokenizer.json to include (default: the source directory's, if any)");
+  cmd->add_option("--max-shard-size", a->max_shard_size,
+                  "Largest weights file (e.g. 5GB, 500MB); larger models are sharded with an index")
+      ->capture_default_str();
   cmd->add_option("--seed", a->seed, "Initialisation seed for a built-in shape")->capture_default_str();
   cmd->add_flag("--overwrite", a->overwrite, "Replace a model already in the output directory");
   cmd->callback([a] { run_convert(*a); });

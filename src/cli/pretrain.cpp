@@ -15,6 +15,7 @@
 #include "data/reasoning_corpus.h"
 #include "model/checkpoint_io.h"
 #include "model/config.h"
+#include "model/hf_export.h"
 #include "tokenizer/bpe_trainer.h"
 #include "tokenizer/tokenizer.h"
 #include "train/metrics.h"
@@ -31,6 +32,8 @@ struct PretrainArgs {
   std::string model = "tiny", corpus = "builtin", output = "runs/base-tiny";
   int steps = 800, batch_tokens = 2048, vocab_size = 512, documents = 20000, warmup = 40, min_digits = 1,
       max_digits = 2;
+  // Overrides of the built-in shape (0: the shape's own), e.g. a smaller student for distillation experiments.
+  int hidden_size = 0, intermediate_size = 0, layers = 0, heads = 0, kv_heads = 0;
   float lr = 3e-3f, weight_decay = 0.01f;
   uint64_t seed = 0;
   bool overwrite = false;
@@ -99,6 +102,16 @@ void run_pretrain(const PretrainArgs& a) {
   ModelConfig cfg = builtin_model_config(a.model);
   cfg.vocab_size = tok.vocab_size();
   cfg.eos_token_ids = {eos_id};
+  if (a.hidden_size > 0) cfg.hidden_size = a.hidden_size;
+  if (a.intermediate_size > 0) cfg.intermediate_size = a.intermediate_size;
+  if (a.layers > 0) cfg.num_hidden_layers = a.layers;
+  if (a.heads > 0) cfg.num_attention_heads = a.heads;
+  if (a.kv_heads > 0) cfg.num_key_value_heads = a.kv_heads;
+  if (cfg.hidden_size % cfg.num_attention_heads != 0)
+    throw Error("pretrain: --hidden-size " + std::to_string(cfg.hidden_size) + " is not a multiple of the " +
+                std::to_string(cfg.num_attention_heads) + " attention heads (--heads)");
+  cfg.head_dim = cfg.hidden_size / cfg.num_attention_heads;
+  validate_model_config(cfg, "pretrain --model " + a.model + " with the size options");
   cpu::set_num_threads(cpu::auto_threads(cfg.hidden_size));
   Transformer model(cfg);
   init_params(cfg, model.layout(), model.params(), a.seed);
@@ -131,9 +144,10 @@ void run_pretrain(const PretrainArgs& a) {
   });
   bar.finish();
   // 6. Save a complete HF model directory.
-  save_hf_checkpoint(model_dir.string(), cfg, model.layout(), model.params());
-  nlohmann::json gen = {{"eos_token_id", eos_id}, {"do_sample", true}, {"temperature", 1.0}};
-  std::ofstream(model_dir / "generation_config.json") << gen.dump(2) << "\n";
+  HfExportOptions hf;
+  hf.source_dir = model_dir.string();  // the tokenizer trained above; eos comes from cfg
+  hf.generation_overrides = {{"do_sample", true}, {"temperature", 1.0}};
+  save_hf_model_dir(model_dir.string(), cfg, model.layout(), model.params(), hf);
   std::printf("pretrain: loss %.3f -> %.3f (held-out %.3f); model written to %s\n", first_loss, last_loss, last_eval,
               model_dir.c_str());
 }
@@ -144,6 +158,12 @@ void register_pretrain(CLI::App& app) {
   auto a = std::make_shared<PretrainArgs>();
   auto* cmd = app.add_subcommand("pretrain", "Train a base model (and its tokenizer) on a corpus");
   cmd->add_option("--model", a->model, "Built-in model shape: tiny, small")->capture_default_str();
+  cmd->add_option("--hidden-size", a->hidden_size, "Override the shape's hidden size (0: keep)")->check(CLI::NonNegativeNumber);
+  cmd->add_option("--intermediate-size", a->intermediate_size, "Override the shape's MLP size (0: keep)")
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--layers", a->layers, "Override the shape's layer count (0: keep)")->check(CLI::NonNegativeNumber);
+  cmd->add_option("--heads", a->heads, "Override the shape's attention heads (0: keep)")->check(CLI::NonNegativeNumber);
+  cmd->add_option("--kv-heads", a->kv_heads, "Override the shape's key/value heads (0: keep)")->check(CLI::NonNegativeNumber);
   cmd->add_option("--corpus", a->corpus, "'builtin' (synthetic reasoning corpus) or a text file (blank-line separated)")
       ->capture_default_str();
   cmd->add_option("--output", a->output, "Run directory (model/ inside is a Hugging Face model)")->capture_default_str();

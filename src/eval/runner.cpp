@@ -48,7 +48,7 @@ int SampledProblem::correct() const {
   return int(std::count(judged.correct.begin(), judged.correct.end(), true));
 }
 
-BenchmarkRun evaluate_benchmark(const Transformer& model, const Tokenizer& tok, const ChatTemplate& tmpl,
+BenchmarkRun evaluate_benchmark(TrainableModel& model, const Tokenizer& tok, const ChatTemplate& tmpl,
                                 const std::string& name, const std::vector<data::Problem>& problems,
                                 const EvalSampling& s, EvalOptions metrics) {
   const auto t0 = std::chrono::steady_clock::now();
@@ -65,7 +65,8 @@ BenchmarkRun evaluate_benchmark(const Transformer& model, const Tokenizer& tok, 
   eo.max_slots = s.max_slots;
   eo.eos_token_ids = tok.eos_ids();
   if (eo.eos_token_ids.empty()) eo.eos_token_ids = model.config().eos_token_ids;
-  gen::Engine engine(model, eo);
+  const auto engine_ptr = gen::make_engine(model, eo);
+  gen::RolloutEngine& engine = *engine_ptr;
   gen::EngineCallbacks cb;
   cb.detokenize = [&tok](const std::vector<int32_t>& ids) { return tok.decode(ids, true); };
 
@@ -215,6 +216,7 @@ const ConfigSchema& eval_config_schema() {
     s.add("output.examples", T::Int, 5, "Worst and best problems saved per benchmark").at_least(0);
     s.add("output.samples", T::Bool, true, "Write every completion to samples.jsonl");
     s.add("threads", T::Int, 0, "CPU threads (0: auto — 1 for tiny models)").at_least(0);
+    s.add("device", T::String, "cpu", "Where the model generates: cpu or cuda");
     return s;
   }();
   return schema;
@@ -283,8 +285,9 @@ EvalRunResult run_eval(const Config& c) {
   const ChatTemplate tmpl = ChatTemplate::resolve(c.get_string("model.template"), tok);
   const int threads = int(c.get_int("threads"));
   cpu::set_num_threads(cpu::auto_threads(mc.hidden_size, threads));
-  Transformer model(mc);
-  load_hf_weights(model_path, model.layout(), model.params());
+  const auto model_ptr = make_model(mc, parse_device(c.get_string("device"), c.source() + ": field 'device'"));
+  TrainableModel& model = *model_ptr;
+  reload_weights(model, model_path);
 
   EvalSampling s;
   s.samples = int(c.get_int("sampling.samples"));

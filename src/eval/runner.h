@@ -72,7 +72,7 @@ struct BenchmarkRun {
 // Samples and judges every problem with an already-loaded model, then scores the benchmark with `metrics`
 // (whose `equivalent` is replaced by the benchmark's own equivalence: equivalence_for(task)). Code tasks are
 // judged by their tests (all must pass) and have no cons@k.
-BenchmarkRun evaluate_benchmark(const Transformer& model, const Tokenizer& tokenizer, const ChatTemplate& tmpl,
+BenchmarkRun evaluate_benchmark(TrainableModel& model, const Tokenizer& tokenizer, const ChatTemplate& tmpl,
                                 const std::string& name, const std::vector<data::Problem>& problems,
                                 const EvalSampling& sampling, EvalOptions metrics);
 

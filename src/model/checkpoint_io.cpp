@@ -3,6 +3,7 @@
 #include "model/checkpoint_io.h"
 
 #include <algorithm>
+#include <cstdio>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -164,6 +165,53 @@ void load_hf_weights(const std::string& model_dir, const ParamLayout& layout, fl
   for (size_t j = 0; j < jobs.size(); j++) convert_to_f32(jobs[j].dtype, jobs[j].src, jobs[j].dst, size_t(jobs[j].n));
 }
 
+std::string torch_dtype_name(DType dtype) {
+  switch (dtype) {
+    case DType::F32:
+      return "float32";
+    case DType::BF16:
+      return "bfloat16";
+    case DType::F16:
+      return "float16";
+  }
+  throw Error(std::string("checkpoint: weights cannot be stored as ") + dtype_name(dtype));
+}
+
+std::vector<std::string> save_hf_weights(const std::string& dir, const ParamLayout& layout, const float* params,
+                                         DType dtype, int64_t max_shard_bytes) {
+  R1_CHECK(max_shard_bytes > 0, "max_shard_bytes must be positive");
+  // Greedy packing in state-dict order, as transformers' shard_checkpoint does: a shard closes when the next
+  // tensor would push it past the limit.
+  std::vector<std::vector<TensorToWrite>> shards(1);
+  int64_t in_shard = 0, total = 0;
+  for (const auto& p : layout.params()) {
+    const int64_t bytes = p.numel() * int64_t(dtype_size(dtype));
+    if (!shards.back().empty() && in_shard + bytes > max_shard_bytes) shards.emplace_back(), in_shard = 0;
+    shards.back().push_back({p.hf_name, dtype, p.shape, params + p.offset});
+    in_shard += bytes, total += bytes;
+  }
+  // transformers refuses safetensors files whose metadata lacks format=pt.
+  const std::map<std::string, std::string> meta = {{"format", "pt"}};
+  if (shards.size() == 1) {
+    write_safetensors((fs::path(dir) / kSingleFile).string(), shards[0], meta);
+    return {kSingleFile};
+  }
+  std::vector<std::string> names;
+  nlohmann::json index = {{"metadata", {{"total_size", total}, {"total_parameters", layout.total()}}},
+                          {"weight_map", nlohmann::json::object()}};
+  for (size_t i = 0; i < shards.size(); i++) {
+    char name[64];
+    std::snprintf(name, sizeof name, "model-%05zu-of-%05zu.safetensors", i + 1, shards.size());
+    write_safetensors((fs::path(dir) / name).string(), shards[i], meta);
+    for (const auto& t : shards[i]) index["weight_map"][t.name] = name;
+    names.push_back(name);
+  }
+  // The index last: until it exists the shards are not a checkpoint.
+  write_file_atomic((fs::path(dir) / kIndexFile).string(), index.dump(2) + "\n");
+  names.push_back(kIndexFile);
+  return names;
+}
+
 void save_hf_checkpoint(const std::string& dir, const ModelConfig& config, const ParamLayout& layout,
                         const float* params, DType dtype) {
   R1_CHECK(layout.total() == count_parameters(config), "the layout was not built from this config");
@@ -172,12 +220,9 @@ void save_hf_checkpoint(const std::string& dir, const ModelConfig& config, const
   } catch (const fs::filesystem_error& e) {
     fail_in_file(dir, std::string("cannot create the checkpoint directory: ") + e.code().message());
   }
-  std::vector<TensorToWrite> tensors;
-  for (const auto& p : layout.params()) tensors.push_back({p.hf_name, dtype, p.shape, params + p.offset});
-  // transformers refuses safetensors files whose metadata lacks format=pt.
-  write_safetensors((fs::path(dir) / kSingleFile).string(), tensors, {{"format", "pt"}});
+  save_hf_weights(dir, layout, params, dtype);
   ModelConfig c = config;
-  c.torch_dtype = dtype == DType::F32 ? "float32" : dtype == DType::BF16 ? "bfloat16" : "float16";
+  c.torch_dtype = torch_dtype_name(dtype);
   write_file_atomic((fs::path(dir) / "config.json").string(), model_config_to_json(c).dump(2) + "\n");
 }
 

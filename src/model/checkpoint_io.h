@@ -6,6 +6,7 @@
 #pragma once
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "core/dtype.h"
 #include "model/config.h"
@@ -18,8 +19,22 @@ namespace r1 {
 // the file and the tensor: missing, wrong shape, unexpected, or an index that disagrees with its shards.
 void load_hf_weights(const std::string& model_dir, const ParamLayout& layout, float* params);
 
+// transformers' default max_shard_size ("5GB" = 5e9 bytes): larger weights are split into shards.
+constexpr int64_t kDefaultMaxShardBytes = 5'000'000'000;
+
+// Writes the weights into the existing directory dir, tensors stored as `dtype` (metadata format=pt): one
+// model.safetensors when they fit in max_shard_bytes, else model-0000i-of-0000n.safetensors in state-dict order
+// (a tensor larger than the limit gets a shard of its own) plus model.safetensors.index.json. Returns the file
+// names written. Each file is atomic; the set is not (save_hf_model_dir makes the directory atomic).
+std::vector<std::string> save_hf_weights(const std::string& dir, const ParamLayout& layout, const float* params,
+                                         DType dtype, int64_t max_shard_bytes = kDefaultMaxShardBytes);
+
+// config.json's torch_dtype for stored weights: "float32" | "bfloat16" | "float16".
+std::string torch_dtype_name(DType dtype);
+
 // Writes model.safetensors (tensors stored as `dtype`, metadata format=pt) and then config.json (torch_dtype set
 // to match) into dir, created if needed. config.json last: a directory with a config.json is a complete one.
+// Weights and config only: save_hf_model_dir (model/hf_export.h) writes a complete, atomic model directory.
 void save_hf_checkpoint(const std::string& dir, const ModelConfig& config, const ParamLayout& layout,
                         const float* params, DType dtype = DType::F32);
 

@@ -140,6 +140,7 @@ void parse_token_ids(const nlohmann::json& j, const std::string& src, ModelConfi
     }
   }
   c.bos_token_id = Fields(j, src).integer("bos_token_id", -1);
+  c.pad_token_id = Fields(j, src).integer("pad_token_id", -1);
 }
 
 }  // namespace
@@ -187,6 +188,15 @@ void validate_model_config(const ModelConfig& c, const std::string& src) {
   }
   for (int id : c.eos_token_ids) token_in_vocab(id, "eos_token_id", c, src);
   if (c.bos_token_id != -1) token_in_vocab(c.bos_token_id, "bos_token_id", c, src);
+  if (c.pad_token_id != -1) token_in_vocab(c.pad_token_id, "pad_token_id", c, src);
+  if (c.model_type == "qwen2" && c.mlp_bias)
+    fail_in_field(src, "mlp_bias", "Qwen2's MLP has no biases (transformers ignores the key)");
+  // ParamLayout and the checkpoint I/O know these biases (Layer::o_b, gate_b, up_b, down_b), but the
+  // transformers' forward/backward do not apply them yet: refuse rather than compute another model.
+  if (attention_bias_on_o_proj(c))
+    fail_in_field(src, "attention_bias",
+                  "Llama attention biases (q/k/v and o_proj) are not supported yet (only Qwen2's q/k/v biases are)");
+  if (c.mlp_bias) fail_in_field(src, "mlp_bias", "MLP biases (gate/up/down) are not supported yet");
   if (c.torch_dtype != "float32" && c.torch_dtype != "bfloat16" && c.torch_dtype != "float16")
     fail_in_field(src, "torch_dtype",
                   "unsupported dtype '" + c.torch_dtype + "' (supported: float32, bfloat16, float16)");
@@ -212,7 +222,6 @@ ModelConfig parse_model_config(const nlohmann::json& j, const std::string& src) 
     f.fail(act_key, "unsupported activation '" + act + "' (the SwiGLU MLP needs silu)");
   if (qwen2 && f.boolean("use_sliding_window", false))
     f.fail("use_sliding_window", "sliding-window attention is not supported");
-  if (!qwen2 && f.boolean("mlp_bias", false)) f.fail("mlp_bias", "MLP biases are not supported");
 
   c.vocab_size = f.integer("vocab_size");
   c.hidden_size = f.integer("hidden_size");
@@ -233,6 +242,8 @@ ModelConfig parse_model_config(const nlohmann::json& j, const std::string& src) 
   c.tie_word_embeddings = f.boolean("tie_word_embeddings", false);
   // Qwen2's modeling code hard-codes bias=True on q/k/v (its config has no attention_bias key); Llama reads it.
   c.attention_bias = qwen2 ? true : f.boolean("attention_bias", false);
+  // Qwen2's MLP has no biases whatever the file says; Llama's follow mlp_bias.
+  c.mlp_bias = qwen2 ? false : f.boolean("mlp_bias", false);
   // transformers >= 5 writes only rope_parameters; older files only rope_theta + rope_scaling. Should a file
   // carry both, rope_parameters (read last) is what transformers 5 uses.
   parse_rope_scaling(j, "rope_scaling", src, c);
@@ -286,9 +297,10 @@ nlohmann::json model_config_to_json(const ModelConfig& c) {
     j["max_window_layers"] = c.num_hidden_layers;
   } else {
     j["attention_bias"] = c.attention_bias;
-    j["mlp_bias"] = false;
+    j["mlp_bias"] = c.mlp_bias;
   }
   if (c.bos_token_id >= 0) j["bos_token_id"] = c.bos_token_id;
+  if (c.pad_token_id >= 0) j["pad_token_id"] = c.pad_token_id;
   if (c.eos_token_ids.size() == 1)
     j["eos_token_id"] = c.eos_token_ids[0];
   else if (!c.eos_token_ids.empty())
@@ -328,12 +340,17 @@ ModelConfig builtin_model_config(const std::string& name) {
   return c;
 }
 
+bool attention_bias_on_o_proj(const ModelConfig& c) { return c.attention_bias && c.model_type == "llama"; }
+
 int64_t count_parameters(const ModelConfig& c) {
   const int64_t V = c.vocab_size, H = c.hidden_size, F = c.intermediate_size, L = c.num_hidden_layers;
   const int64_t QD = int64_t(c.num_attention_heads) * c.head_dim, KVD = int64_t(c.num_key_value_heads) * c.head_dim;
-  // Per layer: two RMSNorm gains, q/k/v/o projections (+ q/k/v biases), gate/up/down projections.
-  const int64_t attention = H * QD + 2 * H * KVD + QD * H + (c.attention_bias ? QD + 2 * KVD : 0);
-  const int64_t per_layer = 2 * H + attention + 3 * H * F;
+  // Per layer: two RMSNorm gains, q/k/v/o projections (+ q/k/v biases, + o bias for Llama), gate/up/down
+  // projections (+ their biases).
+  const int64_t attention = H * QD + 2 * H * KVD + QD * H + (c.attention_bias ? QD + 2 * KVD : 0) +
+                            (attention_bias_on_o_proj(c) ? H : 0);
+  const int64_t mlp = 3 * H * F + (c.mlp_bias ? 2 * F + H : 0);
+  const int64_t per_layer = 2 * H + attention + mlp;
   return V * H + L * per_layer + H + (c.tie_word_embeddings ? 0 : V * H);
 }
 

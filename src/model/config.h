@@ -17,7 +17,10 @@ struct ModelConfig {
       num_key_value_heads = 0, head_dim = 0, max_position_embeddings = 0;
   float rms_norm_eps = 1e-6f, rope_theta = 10000.0f;
   bool tie_word_embeddings = false;
-  bool attention_bias = false;  // q/k/v projection biases (Qwen2 always has them)
+  // q/k/v projection biases: Qwen2 always has them (and no o_proj bias); for Llama the key also gives o_proj a
+  // bias, as transformers' LlamaAttention does (attention_bias_on_o_proj below).
+  bool attention_bias = false;
+  bool mlp_bias = false;  // Llama only: gate/up/down projection biases
   struct RopeScaling {
     std::string type;  // "" (none) or "llama3"
     float factor = 1, low_freq_factor = 1, high_freq_factor = 4;
@@ -26,6 +29,7 @@ struct ModelConfig {
   } rope_scaling;
   std::vector<int> eos_token_ids;
   int bos_token_id = -1;                // -1: none
+  int pad_token_id = -1;                // -1: none
   std::string torch_dtype = "float32";  // "float32" | "bfloat16" | "float16": the dtype the weights are stored in
 
   bool operator==(const ModelConfig&) const = default;
@@ -52,6 +56,9 @@ std::vector<std::string> builtin_model_names();
 // Checks internal consistency (positive sizes, head divisibility, RoPE scaling, token ids in range...);
 // `source` names the origin in errors. parse_model_config and builtin_model_config call it.
 void validate_model_config(const ModelConfig& c, const std::string& source);
+
+// True when o_proj carries a bias: Llama with attention_bias (Qwen2's o_proj never has one).
+bool attention_bias_on_o_proj(const ModelConfig& c);
 
 // Number of parameters, from the closed formula (tied embeddings counted once). ParamLayout(c).total() builds
 // the same number tensor by tensor; the tests hold the two against each other.

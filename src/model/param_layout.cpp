@@ -21,7 +21,10 @@ ParamLayout::ParamLayout(const ModelConfig& c) {
   embed = add("model.embed_tokens.weight", {V, H}, K::Embedding);
   for (int l = 0; l < c.num_hidden_layers; l++) {
     const std::string p = "model.layers." + std::to_string(l) + ".";
-    const auto bias = [&](const char* name, int64_t n) { return c.attention_bias ? add(p + name, {n}, K::Bias) : -1; };
+    const auto bias_if = [&](bool present, const char* name, int64_t n) {
+      return present ? add(p + name, {n}, K::Bias) : int64_t(-1);
+    };
+    const auto bias = [&](const char* name, int64_t n) { return bias_if(c.attention_bias, name, n); };
     Layer L{};
     L.input_norm = add(p + "input_layernorm.weight", {H}, K::Norm);
     L.q_w = add(p + "self_attn.q_proj.weight", {QD, H}, K::Matrix);
@@ -31,10 +34,14 @@ ParamLayout::ParamLayout(const ModelConfig& c) {
     L.v_w = add(p + "self_attn.v_proj.weight", {KVD, H}, K::Matrix);
     L.v_b = bias("self_attn.v_proj.bias", KVD);
     L.o_w = add(p + "self_attn.o_proj.weight", {H, QD}, K::Matrix);
+    L.o_b = bias_if(attention_bias_on_o_proj(c), "self_attn.o_proj.bias", H);
     L.post_norm = add(p + "post_attention_layernorm.weight", {H}, K::Norm);
     L.gate_w = add(p + "mlp.gate_proj.weight", {F, H}, K::Matrix);
+    L.gate_b = bias_if(c.mlp_bias, "mlp.gate_proj.bias", F);
     L.up_w = add(p + "mlp.up_proj.weight", {F, H}, K::Matrix);
+    L.up_b = bias_if(c.mlp_bias, "mlp.up_proj.bias", F);
     L.down_w = add(p + "mlp.down_proj.weight", {H, F}, K::Matrix);
+    L.down_b = bias_if(c.mlp_bias, "mlp.down_proj.bias", H);
     layers_.push_back(L);
   }
   final_norm = add("model.norm.weight", {H}, K::Norm);

@@ -18,7 +18,7 @@ enum class ParamKind : uint8_t {
   Embedding,  // token embeddings [V, H] (also the output head when tied)
   Matrix,     // projection weights and an untied lm_head
   Norm,       // RMSNorm gains
-  Bias,       // q/k/v projection biases
+  Bias,       // projection biases (q/k/v; o and MLP for Llama with attention_bias / mlp_bias)
 };
 
 struct ParamInfo {
@@ -32,8 +32,11 @@ struct ParamInfo {
 
 class ParamLayout {
  public:
-  struct Layer {  // float offsets of one decoder block's tensors; biases are -1 when the model has none
-    int64_t input_norm, q_w, q_b, k_w, k_b, v_w, v_b, o_w, post_norm, gate_w, up_w, down_w;
+  // Float offsets of one decoder block's tensors; biases are -1 when the model has none. q/k/v biases: Qwen2, or
+  // Llama with attention_bias; o_b: Llama with attention_bias; gate_b/up_b/down_b: Llama with mlp_bias.
+  struct Layer {
+    int64_t input_norm, q_w, q_b, k_w, k_b, v_w, v_b, o_w, o_b = -1, post_norm, gate_w, gate_b = -1, up_w, up_b = -1,
+                                                           down_w, down_b = -1;
   };
   explicit ParamLayout(const ModelConfig& config);
 

@@ -27,31 +27,6 @@ cpu::RopeScaling rope_scaling_of(const ModelConfig& c) {
   return s;
 }
 
-void PackedBatch::add_sequence(const std::vector<int32_t>& seq, const std::vector<uint8_t>& loss_mask) {
-  if (cu_seqlens.empty()) cu_seqlens.push_back(0);
-  const size_t n = seq.size();
-  for (size_t i = 0; i < n; i++) {
-    tokens.push_back(seq[i]);
-    positions.push_back(int32_t(i));
-    const bool want = i + 1 < n && (loss_mask.empty() || loss_mask[i]);
-    targets.push_back(want ? seq[i + 1] : -1);
-  }
-  cu_seqlens.push_back(int32_t(tokens.size()));
-}
-
-int64_t PackedBatch::num_targets() const {
-  int64_t n = 0;
-  for (int32_t t : targets) n += t >= 0;
-  return n;
-}
-
-void PackedBatch::clear() {
-  tokens.clear();
-  positions.clear();
-  cu_seqlens.clear();
-  targets.clear();
-}
-
 Transformer::Transformer(const ModelConfig& config) : config_(config), layout_(config) {
   params_.assign(size_t(layout_.total()), 0.0f);
   grads_.assign(size_t(layout_.total()), 0.0f);
@@ -142,14 +117,7 @@ void Transformer::forward(const PackedBatch& batch) {
   const ModelConfig& c = config_;
   const int C = c.hidden_size, F = c.intermediate_size, Hq = c.num_attention_heads, Hkv = c.num_key_value_heads,
             D = c.head_dim;
-  for (int t = 0; t < T; t++) {
-    if (batch.tokens[t] < 0 || batch.tokens[t] >= c.vocab_size)
-      throw Error("token id " + std::to_string(batch.tokens[t]) + " at position " + std::to_string(t) +
-                  " is outside the vocabulary (size " + std::to_string(c.vocab_size) + ")");
-    if (batch.positions[t] >= c.max_position_embeddings)
-      throw Error("position " + std::to_string(batch.positions[t]) + " exceeds max_position_embeddings " +
-                  std::to_string(c.max_position_embeddings));
-  }
+  validate_batch(c, batch);
   const float* P = params_.data();
   float* x0 = layer_acts_.empty() ? act(x_final_) : act(layer_acts_[0].x);
   cpu::embedding_forward(x0, batch.tokens.data(), P + layout_.embed, T, C);

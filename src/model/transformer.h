@@ -14,59 +14,59 @@
 #include "backend/cpu/ops.h"
 #include "core/arena.h"
 #include "model/config.h"
+#include "model/packed_batch.h"
 #include "model/param_layout.h"
+#include "model/trainable_model.h"
 
 namespace r1 {
 
-struct PackedBatch {
-  std::vector<int32_t> tokens;      // [T]
-  std::vector<int32_t> positions;   // [T] position of each token within its own sequence
-  std::vector<int32_t> cu_seqlens;  // [B+1] token offsets of the sequences
-  std::vector<int32_t> targets;     // [T] next-token target, -1 where no loss/logprob is wanted
-
-  int num_tokens() const { return int(tokens.size()); }
-  int num_sequences() const { return int(cu_seqlens.size()) - 1; }
-  int64_t num_targets() const;  // tokens with a target (>= 0)
-  // Appends one sequence; targets are the next tokens where `loss_mask` is set (mask[i] covers tokens[i+1]).
-  void add_sequence(const std::vector<int32_t>& seq, const std::vector<uint8_t>& loss_mask = {});
-  void clear();
-};
 
 // The CPU backend's RoPE scaling for a model config (llama3 scaling or none); shared by training and inference
 // so both rotate by the same tables.
 cpu::RopeScaling rope_scaling_of(const ModelConfig& config);
 
-class Transformer {
+// The CPU (float32 reference) TrainableModel.
+class Transformer final : public TrainableModel {
  public:
   explicit Transformer(const ModelConfig& config);
 
-  const ModelConfig& config() const { return config_; }
-  const ParamLayout& layout() const { return layout_; }
-  int64_t num_params() const { return layout_.total(); }
+  Device device() const override { return Device::CPU; }
+  const ModelConfig& config() const override { return config_; }
+  const ParamLayout& layout() const override { return layout_; }
   float* params() { return params_.data(); }
   const float* params() const { return params_.data(); }
   float* grads() { return grads_.data(); }
-  void zero_grads();
+  float* host_params() override { return params_.data(); }
+  const float* host_params() const override { return params_.data(); }
+  float* device_params() override { return params_.data(); }
+  float* device_grads() override { return grads_.data(); }
+  void zero_grads() override;
 
   // Plans and allocates activations for batches of up to max_tokens tokens.
-  void reserve(int max_tokens);
+  void reserve(int max_tokens) override;
   int capacity() const { return capacity_; }
   // Activation bytes needed for max_tokens (what reserve would allocate), without allocating.
   static size_t activation_bytes(const ModelConfig& config, int max_tokens, int head_chunk);
 
   // Trunk forward: embeddings -> blocks -> final norm. Saves what backward needs.
-  void forward(const PackedBatch& batch);
+  void forward(const PackedBatch& batch) override;
   // Final-norm hidden states [T, hidden] of the last forward.
   const float* hidden() const;
   // Per-token log p(target) and entropy (entropy may be null) at the given inverse temperature.
-  void head_forward(const PackedBatch& batch, float* logprob, float* entropy, float inv_temperature = 1.0f);
+  void head_forward(const PackedBatch& batch, float* logprob, float* entropy, float inv_temperature = 1.0f) override;
   // Backward from d(loss)/d(logprob[t]) and optionally d(loss)/d(entropy[t]); accumulates into grads().
   void backward(const PackedBatch& batch, const float* dlogprob, const float* dentropy,
-                float inv_temperature = 1.0f);
+                float inv_temperature = 1.0f) override;
 
   // Mean next-token cross-entropy over the batch's targets: forward + head (+ backward when train is set).
   // Returns the loss; with train, gradients of that mean loss are accumulated into grads().
-  double cross_entropy_step(const PackedBatch& batch, bool train);
+  double cross_entropy_step(const PackedBatch& batch, bool train) override;
+
+  double grad_sum_squares(int64_t begin, int64_t end) override;
+  void init_optimizer_state(int64_t begin, int64_t end) override;
+  void adamw(const AdamWUpdate& u, int64_t begin, int64_t end) override;
+  void read_optimizer_state(float* m, float* v, int64_t begin, int64_t end) const override;
+  void write_optimizer_state(const float* m, const float* v, int64_t begin, int64_t end) override;
 
   int head_chunk() const { return head_chunk_; }
   void set_head_chunk(int chunk) { head_chunk_ = chunk; }
@@ -80,6 +80,8 @@ class Transformer {
   ModelConfig config_;
   ParamLayout layout_;
   std::vector<float> params_, grads_;
+  std::vector<float> adam_m_, adam_v_;  // AdamW moments of [adam_begin_, adam_begin_ + size)
+  int64_t adam_begin_ = 0;
   std::vector<float> rope_cos_, rope_sin_;
   int capacity_ = 0;
   int head_chunk_ = 256;

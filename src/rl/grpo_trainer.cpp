@@ -20,6 +20,7 @@
 #include "generate/engine.h"
 #include "model/checkpoint_io.h"
 #include "model/config.h"
+#include "model/hf_export.h"
 #include "model/safetensors.h"
 #include "model/transformer.h"
 #include "rewards/countdown_reward.h"
@@ -31,7 +32,7 @@
 #include "tokenizer/chat_template.h"
 #include "tokenizer/tokenizer.h"
 #include "train/metrics.h"
-#include "train/optimizer.h"
+#include "backend/cpu/optimizer.h"
 #include "train/pretrain.h"
 #include "train/report.h"
 #include "train/run_dir.h"
@@ -72,6 +73,9 @@ const ConfigSchema& grpo_config_schema() {
     s.add("grpo.group_size", T::Int, 8, "Completions per prompt (G)").at_least(2);
     s.add("grpo.epochs", T::Int, 1, "Optimisation passes over each rollout batch (mu)").at_least(1);
     s.add("grpo.minibatches", T::Int, 1, "Optimizer steps per pass (the batch is split this many ways)").at_least(1);
+    s.add("grpo.micro_batch_tokens", T::Int, 0,
+          "Tokens per forward/backward pass (gradient accumulation within a minibatch; 0: the whole minibatch)")
+        .at_least(0);
     s.add("grpo.beta", T::Float, 0.0, "KL coefficient against the frozen base model (k3); 0 skips the reference")
         .at_least(0);
     s.add("grpo.eps_low", T::Float, 0.2, "Lower clip range of the ratio").greater_than(0);
@@ -116,6 +120,7 @@ const ConfigSchema& grpo_config_schema() {
     s.add("checkpoint.keep", T::Int, 2, "Checkpoints kept").at_least(1);
     s.add("log.samples_per_step", T::Int, 2, "Full rollouts written to samples.jsonl each step").at_least(0);
     s.add("threads", T::Int, 0, "CPU threads (0: auto — 1 for tiny models)").at_least(0);
+    s.add("device", T::String, "cpu", "Where the policy, the reference model and the rollouts run: cpu or cuda");
     return s;
   }();
   return schema;
@@ -232,7 +237,7 @@ bool is_correct(const data::Problem& p, const std::string& completion) {
 
 struct Settings {
   uint64_t seed;
-  int steps, prompts, group, epochs, minibatches, max_rounds, overlong_cache, max_new, eval_every, eval_problems,
+  int steps, prompts, group, epochs, minibatches, micro_tokens, max_rounds, overlong_cache, max_new, eval_every, eval_problems,
       eval_samples, ckpt_every, ckpt_keep, samples_per_step;
   double beta, eps_low, eps_high, entropy_coef, temperature, top_p, eval_temperature, clip;
   bool divide_by_std, dynamic_sampling;
@@ -249,6 +254,7 @@ Settings read_settings(const Config& c) {
   s.group = int(c.get_int("grpo.group_size"));
   s.epochs = int(c.get_int("grpo.epochs"));
   s.minibatches = int(c.get_int("grpo.minibatches"));
+  s.micro_tokens = int(c.get_int("grpo.micro_batch_tokens"));
   s.max_rounds = int(c.get_int("grpo.max_sampling_rounds"));
   s.overlong_cache = int(c.get_int("grpo.overlong_cache"));
   s.max_new = int(c.get_int("rollout.max_new_tokens"));
@@ -312,11 +318,12 @@ class GrpoRun {
     template_ = ChatTemplate::resolve(config.get_string("model.template"), *tokenizer_);
     const int threads = int(config.get_int("threads"));
     cpu::set_num_threads(cpu::auto_threads(model_config_.hidden_size, threads));
-    policy_ = std::make_unique<Transformer>(model_config_);
-    load_hf_weights(model_path, policy_->layout(), policy_->params());
+    const Device device = parse_device(config.get_string("device"), config.source() + ": field 'device'");
+    policy_ = make_model(model_config_, device);
+    reload_weights(*policy_, model_path);
     if (s_.beta > 0) {
-      reference_ = std::make_unique<Transformer>(model_config_);
-      load_hf_weights(model_path, reference_->layout(), reference_->params());
+      reference_ = make_model(model_config_, device);
+      reload_weights(*reference_, model_path);
     }
     AdamWConfig ac;
     ac.beta1 = float(config.get_float("optim.beta1"));
@@ -340,7 +347,7 @@ class GrpoRun {
     eo.max_slots = 256;
     eo.eos_token_ids = tokenizer_->eos_ids();
     if (eo.eos_token_ids.empty()) eo.eos_token_ids = model_config_.eos_token_ids;
-    engine_ = std::make_unique<gen::Engine>(*policy_, eo);
+    engine_ = gen::make_engine(*policy_, eo);
   }
 
   GrpoSummary run();
@@ -365,12 +372,12 @@ class GrpoRun {
   ModelConfig model_config_;
   std::unique_ptr<Tokenizer> tokenizer_;
   ChatTemplate template_;
-  std::unique_ptr<Transformer> policy_, reference_;
+  std::unique_ptr<TrainableModel> policy_, reference_;
   std::unique_ptr<Optimizer> optimizer_;
   LrSchedule schedule_;
   std::unique_ptr<ProblemSource> problems_;
   std::vector<data::Problem> held_out_;
-  std::unique_ptr<gen::Engine> engine_;
+  std::unique_ptr<gen::RolloutEngine> engine_;
   int nonfinite_streak_ = 0;
 };
 
@@ -449,7 +456,7 @@ std::map<std::string, double> GrpoRun::update(std::vector<Rollout>& batch, int64
     return pb;
   };
   // Per-token log-probs of the completions, in minibatch order, under `model`.
-  auto completion_logprobs = [&](Transformer& model, const PackedBatch& pb, std::vector<float>* entropy) {
+  auto completion_logprobs = [&](TrainableModel& model, const PackedBatch& pb, std::vector<float>* entropy) {
     model.forward(pb);
     std::vector<float> lp(size_t(pb.num_tokens())), ent(size_t(pb.num_tokens()));
     model.head_forward(pb, lp.data(), ent.data(), inv_temp);
@@ -463,61 +470,102 @@ std::map<std::string, double> GrpoRun::update(std::vector<Rollout>& batch, int64
     return out;
   };
 
-  // Old (sampling-policy) and reference log-probs are fixed for the whole update: compute them first.
-  std::vector<std::vector<float>> old_lp, ref_lp;
+  // Each minibatch [b, e) is processed in micro-batches of whole responses (at most micro_batch_tokens tokens,
+  // at least one response): forward, loss, backward per micro-batch, gradients accumulated, one optimizer step
+  // per minibatch. The aggregations are sums over responses or tokens divided by the minibatch's count, so a
+  // micro-batch's loss and gradient, computed with its own count, are weighted by its share of that count:
+  // the accumulated gradient equals the whole minibatch's exactly.
+  struct Micro {
+    size_t b, e;
+    double weight;
+  };
+  std::vector<std::vector<Micro>> micros;  // per minibatch
   for (size_t b = 0; b < batch.size(); b += per) {
     const size_t e = std::min(batch.size(), b + per);
-    const PackedBatch pb = pack(b, e);
-    if (exact_old) {
-      std::vector<float> v;
-      for (size_t k = b; k < e; k++) v.insert(v.end(), batch[order[k]].logp_old.begin(), batch[order[k]].logp_old.end());
-      old_lp.push_back(std::move(v));
-    } else {
-      old_lp.push_back(completion_logprobs(*policy_, pb, nullptr));
+    int64_t mb_tokens = 0;
+    for (size_t k = b; k < e; k++) mb_tokens += int64_t(batch[order[k]].tokens.size());
+    std::vector<Micro> list;
+    for (size_t mb = b; mb < e;) {
+      size_t me = mb;
+      int64_t tokens = 0, completion = 0;
+      while (me < e) {
+        const Rollout& r = batch[order[me]];
+        const int64_t n = int64_t(r.prompt.size() + r.tokens.size());
+        if (me > mb && s_.micro_tokens > 0 && tokens + n > s_.micro_tokens) break;
+        tokens += n, completion += int64_t(r.tokens.size());
+        me++;
+      }
+      const double weight = s_.aggregation == Aggregation::TokenMean
+                                ? double(completion) / double(std::max<int64_t>(mb_tokens, 1))
+                                : double(me - mb) / double(e - b);
+      list.push_back({mb, me, weight});
+      mb = me;
     }
-    if (reference_) ref_lp.push_back(completion_logprobs(*reference_, pb, nullptr));
+    micros.push_back(std::move(list));
   }
+
+  // Old (sampling-policy) and reference log-probs are fixed for the whole update: compute them first.
+  std::vector<std::vector<std::vector<float>>> old_lp(micros.size()), ref_lp(micros.size());
+  for (size_t mb = 0; mb < micros.size(); mb++)
+    for (const Micro& m : micros[mb]) {
+      const PackedBatch pb = pack(m.b, m.e);
+      if (exact_old) {
+        std::vector<float> v;
+        for (size_t k = m.b; k < m.e; k++)
+          v.insert(v.end(), batch[order[k]].logp_old.begin(), batch[order[k]].logp_old.end());
+        old_lp[mb].push_back(std::move(v));
+      } else {
+        old_lp[mb].push_back(completion_logprobs(*policy_, pb, nullptr));
+      }
+      if (reference_) ref_lp[mb].push_back(completion_logprobs(*reference_, pb, nullptr));
+    }
 
   std::map<std::string, double> m;
   double loss_sum = 0, clip_sum = 0, kl_sum = 0, ent_sum = 0, norm_sum = 0, lr = 0;
   int updates = 0, skipped = 0;
   for (int epoch = 0; epoch < s_.epochs; epoch++)
-    for (size_t b = 0, mb = 0; b < batch.size(); b += per, mb++) {
-      const size_t e = std::min(batch.size(), b + per);
-      const PackedBatch pb = pack(b, e);
-      PolicyLossInput in;
-      in.logp = completion_logprobs(*policy_, pb, &in.entropy);
-      in.logp_old = old_lp[mb];
-      if (reference_) in.logp_ref = ref_lp[mb];
-      in.num_seqs = int(e - b);
-      for (size_t k = b; k < e; k++) {
-        const Rollout& r = batch[order[k]];
-        in.seq.insert(in.seq.end(), r.tokens.size(), int32_t(k - b));
-        in.advantage.insert(in.advantage.end(), r.tokens.size(), float(r.advantage));
-      }
-      if (in.logp.size() != in.logp_old.size())
-        throw Error("internal: completion token counts differ between rollout and training");
-      const PolicyLossOutput out = policy_loss(in, lc);
-      // Scatter per-completion-token gradients back to the packed positions.
-      std::vector<float> dlp(size_t(pb.num_tokens()), 0.0f), dent;
-      if (s_.entropy_coef > 0) dent.assign(size_t(pb.num_tokens()), 0.0f);
-      for (int t = 0, k = 0; t < pb.num_tokens(); t++)
-        if (pb.targets[size_t(t)] >= 0) {
-          dlp[size_t(t)] = out.dlogp[size_t(k)];
-          if (!dent.empty()) dent[size_t(t)] = out.dentropy[size_t(k)];
-          k++;
-        }
+    for (size_t mb = 0; mb < micros.size(); mb++) {
+      double loss = 0, clip = 0, kl = 0, ent = 0;
       policy_->zero_grads();
-      policy_->backward(pb, dlp.data(), dent.empty() ? nullptr : dent.data(), inv_temp);
+      for (size_t mi = 0; mi < micros[mb].size(); mi++) {
+        const Micro& mc = micros[mb][mi];
+        const PackedBatch pb = pack(mc.b, mc.e);
+        PolicyLossInput in;
+        in.logp = completion_logprobs(*policy_, pb, &in.entropy);
+        in.logp_old = old_lp[mb][mi];
+        if (reference_) in.logp_ref = ref_lp[mb][mi];
+        in.num_seqs = int(mc.e - mc.b);
+        for (size_t k = mc.b; k < mc.e; k++) {
+          const Rollout& r = batch[order[k]];
+          in.seq.insert(in.seq.end(), r.tokens.size(), int32_t(k - mc.b));
+          in.advantage.insert(in.advantage.end(), r.tokens.size(), float(r.advantage));
+        }
+        if (in.logp.size() != in.logp_old.size())
+          throw Error("internal: completion token counts differ between rollout and training");
+        const PolicyLossOutput out = policy_loss(in, lc);
+        loss += mc.weight * out.loss, clip += mc.weight * out.clip_fraction, kl += mc.weight * out.kl_mean;
+        ent += mc.weight * out.entropy_mean;
+        // Scatter per-completion-token gradients back to the packed positions, weighted by the micro-batch's share.
+        const float w = float(mc.weight);
+        std::vector<float> dlp(size_t(pb.num_tokens()), 0.0f), dent;
+        if (s_.entropy_coef > 0) dent.assign(size_t(pb.num_tokens()), 0.0f);
+        for (int t = 0, k = 0; t < pb.num_tokens(); t++)
+          if (pb.targets[size_t(t)] >= 0) {
+            dlp[size_t(t)] = w * out.dlogp[size_t(k)];
+            if (!dent.empty()) dent[size_t(t)] = w * out.dentropy[size_t(k)];
+            k++;
+          }
+        policy_->backward(pb, dlp.data(), dent.empty() ? nullptr : dent.data(), inv_temp);
+      }
       lr = schedule_.lr_at(optimizer_->steps_taken() + 1);
-      double norm = std::isfinite(out.loss) ? optimizer_->step(float(lr), s_.clip) : NAN;
+      double norm = std::isfinite(loss) ? optimizer_->step(float(lr), s_.clip) : NAN;
       if (!std::isfinite(norm)) {
         // A non-finite loss or gradient: skip the update, so the weights (and the next checkpoint) stay clean.
         log::warn("step ", step, ": non-finite loss or gradient norm; update skipped");
         skipped++;
         continue;
       }
-      loss_sum += out.loss, clip_sum += out.clip_fraction, kl_sum += out.kl_mean, ent_sum += out.entropy_mean;
+      loss_sum += loss, clip_sum += clip, kl_sum += kl, ent_sum += ent;
       norm_sum += norm;
       updates++;
     }
@@ -553,14 +601,11 @@ std::map<std::string, double> GrpoRun::evaluate() {
 void GrpoRun::save_checkpoint(int64_t step, RunDir& dir) {
   const fs::path staging = dir.begin_checkpoint(step);
   const fs::path model_dir = staging / "model";
-  save_hf_checkpoint(model_dir.string(), model_config_, policy_->layout(), policy_->params());
-  const fs::path src(config_.get_string("model.path"));
-  for (const char* f : {"tokenizer.json", "tokenizer_config.json", "generation_config.json"})
-    if (fs::exists(src / f)) fs::copy_file(src / f, model_dir / f, fs::copy_options::overwrite_existing);
-  const Shape shape{policy_->num_params()};
-  write_safetensors((staging / "optimizer.safetensors").string(),
-                    {{"adamw.m", DType::F32, shape, optimizer_->m().data()},
-                     {"adamw.v", DType::F32, shape, optimizer_->v().data()}});
+  HfExportOptions hf;
+  hf.source_dir = config_.get_string("model.path");  // carries its tokenizer files and generation config
+  policy_->pull_params();
+  save_hf_model_dir(model_dir.string(), model_config_, policy_->layout(), policy_->host_params(), hf);
+  optimizer_->save_state((staging / "optimizer.safetensors").string());  // full moments, any world size
   const nlohmann::json state = {{"step", step}, {"optimizer_steps", optimizer_->steps_taken()}};
   write_file_atomic(staging / "trainer_state.json", std::string_view(state.dump(2) + "\n"));
   dir.commit_checkpoint(step);
@@ -570,11 +615,8 @@ void GrpoRun::save_checkpoint(int64_t step, RunDir& dir) {
 int64_t GrpoRun::restore_checkpoint(RunDir& dir) {
   const auto latest = dir.latest_complete_checkpoint();
   if (!latest) return 0;
-  load_hf_weights((latest->dir / "model").string(), policy_->layout(), policy_->params());
-  const auto opt = SafetensorsFile::open((latest->dir / "optimizer.safetensors").string());
-  const Shape shape{policy_->num_params()};
-  opt.read_f32("adamw.m", shape, optimizer_->m().data());
-  opt.read_f32("adamw.v", shape, optimizer_->v().data());
+  reload_weights(*policy_, (latest->dir / "model").string());
+  optimizer_->load_state((latest->dir / "optimizer.safetensors").string());
   const auto state = nlohmann::json::parse(read_file(latest->dir / "trainer_state.json"));
   optimizer_->set_steps_taken(state.at("optimizer_steps").get<int64_t>());
   log::info("resumed from ", latest->dir.string(), " (step ", latest->step, ")");

@@ -21,9 +21,15 @@ namespace {
 
 using T = ConfigType;
 
-// Mounts every key of a stage's schema under "section.", keeping types, limits and help. Keys the pipeline
-// fills in (model.path, the SFT data path) get an empty default so that a section need not name them.
-void mount(ConfigSchema& s, const std::string& section, const ConfigSchema& stage) {
+double seconds_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+bool has_content(const fs::path& dir) { return fs::exists(dir) && !fs::is_empty(dir); }
+
+}  // namespace
+
+void mount_stage_schema(ConfigSchema& s, const std::string& section, const ConfigSchema& stage) {
   for (const ConfigKey& k : stage.keys()) {
     ConfigKey& r = s.add(section + "." + k.path, k.type, k.default_value, k.help);
     const std::string path = r.path;
@@ -31,30 +37,30 @@ void mount(ConfigSchema& s, const std::string& section, const ConfigSchema& stag
     r.path = path;
     if (k.path == "model.path") {
       r.default_value = "";
-      r.help = "Filled in by the pipeline: the previous stage's model (leave empty)";
+      r.help = "Filled in by the job: the model this stage starts from (leave empty)";
     }
   }
 }
 
-double seconds_since(std::chrono::steady_clock::time_point t0) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+void add_job_device_key(ConfigSchema& s) {
+  s.add("device", T::String, nullptr,
+        "Device of every stage (cpu, cuda), written into each section's own device key (null: each section's own)")
+      .allow_null()
+      .one_of({"cpu", "cuda"});
 }
 
-// The final model of a finished training run: its latest complete checkpoint's model directory.
-std::string final_model_of(const fs::path& run) {
-  const RunDir dir(run, RunDir::Mode::Resume);
-  const auto latest = dir.latest_complete_checkpoint();
-  if (!latest) fail_in_file(run.string(), "training stage finished without a complete checkpoint");
-  return (latest->dir / "model").string();
-}
-
-bool has_content(const fs::path& dir) { return fs::exists(dir) && !fs::is_empty(dir); }
-
-// The stage's section with the links to the rest of the pipeline filled in.
-Config linked_section(const Config& pipeline, const std::string& section, const std::string& model,
-                      const std::vector<std::pair<std::string, nlohmann::ordered_json>>& sets = {}) {
-  nlohmann::ordered_json v = pipeline.at(section);
-  v["model"]["path"] = model;
+Config linked_section(const Config& job, const std::string& section, const std::string& model,
+                      const SectionSets& sets) {
+  nlohmann::ordered_json v = job.at(section);
+  if (!model.empty()) v["model"]["path"] = model;
+  // The job's device wins over the sections' own; a stage job without a device key runs on the CPU only, and
+  // running it there silently would be wrong (hours for a model meant for the GPU), so that is an error.
+  if (job.has("device") && !job.is_null("device")) {
+    if (!job.has(section + ".device"))
+      fail_in_field(job.source(), "device",
+                    "is '" + job.get_string("device") + "' but the " + section + " stage's job has no device key");
+    v["device"] = job.at("device");
+  }
   for (const auto& [path, value] : sets) {
     nlohmann::ordered_json* node = &v;
     size_t start = 0;
@@ -62,28 +68,41 @@ Config linked_section(const Config& pipeline, const std::string& section, const 
       node = &(*node)[path.substr(start, dot - start)];
     (*node)[path.substr(start)] = value;
   }
-  return Config(std::move(v), pipeline.source() + ": " + section);
+  return Config(std::move(v), job.source() + ": " + section);
 }
 
-// Evaluates `model` with the eval section into <run>/eval/<stage> (unless already there) and returns the first
-// benchmark's metrics from results.json.
-nlohmann::json evaluate_stage(const Config& pipeline, const fs::path& run, const std::string& stage,
-                              const std::string& model, bool* ran) {
-  const fs::path out = run / "eval" / stage;
+std::string final_model_of(const std::string& run_dir) {
+  const RunDir dir(run_dir, RunDir::Mode::Resume);
+  const auto latest = dir.latest_complete_checkpoint();
+  if (!latest) fail_in_file(run_dir, "training stage finished without a complete checkpoint");
+  return (latest->dir / "model").string();
+}
+
+std::string resolve_model_dir(const std::string& path, const std::string& source, const std::string& field) {
+  if (fs::exists(fs::path(path) / "config.json")) return path;
+  if (fs::is_directory(fs::path(path) / "checkpoints")) {
+    const RunDir dir(path, RunDir::Mode::Resume);
+    if (const auto latest = dir.latest_complete_checkpoint()) return (latest->dir / "model").string();
+    fail_in_field(source, field, "'" + path + "' is a run directory without a complete checkpoint");
+  }
+  fail_in_field(source, field, "'" + path + "' is neither a model directory (no config.json) nor a run directory");
+}
+
+nlohmann::json evaluate_into(const Config& job, const std::string& eval_section, const std::string& out,
+                             const std::string& model, bool* ran) {
+  const fs::path dir = out;
   *ran = false;
-  if (!fs::exists(out / "results.json")) {
-    log::info("pipeline: evaluating ", stage, " (", model, ")");
-    eval::run_eval(linked_section(pipeline, "eval", model, {{"output.dir", out.string()}}));
+  if (!fs::exists(dir / "results.json")) {
+    log::info("evaluating ", model, " -> ", out);
+    eval::run_eval(linked_section(job, eval_section, model, {{"output.dir", out}}));
     *ran = true;
   }
-  const nlohmann::json results = nlohmann::json::parse(read_file(out / "results.json"));
+  const nlohmann::json results = nlohmann::json::parse(read_file(dir / "results.json"));
   const auto& benches = results.at("benchmarks");
   if (!benches.is_array() || benches.empty())
-    fail_in_file((out / "results.json").string(), "no benchmark results");
+    fail_in_file((dir / "results.json").string(), "no benchmark results");
   return benches.at(0).at("metrics");
 }
-
-}  // namespace
 
 const std::vector<std::string>& pipeline_stage_names() {
   static const std::vector<std::string> names = {"base", "cold_start", "reasoning_rl", "rejection_sft", "final_rl"};
@@ -93,14 +112,17 @@ const std::vector<std::string>& pipeline_stage_names() {
 const ConfigSchema& pipeline_config_schema() {
   static const ConfigSchema schema = [] {
     ConfigSchema s;
-    s.add("base_model", T::String, nullptr, "Hugging Face model directory the pipeline starts from (r1 pretrain's)");
+    s.add("base_model", T::String, nullptr,
+          "Model the pipeline starts from: a Hugging Face model directory (r1 pretrain's) or a training run "
+          "directory (its latest complete checkpoint)");
     s.add("run_dir", T::String, "runs/r1-pipeline", "Where every stage's run directory and the table go");
-    mount(s, "cold_start", sft_config_schema());
-    mount(s, "reasoning_rl", grpo_config_schema());
-    mount(s, "rejection", rejection_sampling_config_schema());
-    mount(s, "rejection_sft", sft_config_schema());
-    mount(s, "final_rl", grpo_config_schema());
-    mount(s, "eval", eval::eval_config_schema());
+    add_job_device_key(s);
+    mount_stage_schema(s, "cold_start", sft_config_schema());
+    mount_stage_schema(s, "reasoning_rl", grpo_config_schema());
+    mount_stage_schema(s, "rejection", rejection_sampling_config_schema());
+    mount_stage_schema(s, "rejection_sft", sft_config_schema());
+    mount_stage_schema(s, "final_rl", grpo_config_schema());
+    mount_stage_schema(s, "eval", eval::eval_config_schema());
     return s;
   }();
   return schema;
@@ -115,13 +137,11 @@ PipelineResult run_pipeline(const Config& config, const PipelineOptions& options
   result.run_dir = options.run_dir.empty() ? config.get_string("run_dir") : options.run_dir;
   const fs::path run = result.run_dir;
   fs::create_directories(run);
-  const std::string base = config.get_string("base_model");
-  if (!fs::exists(fs::path(base) / "config.json"))
-    fail_in_field(config.source(), "base_model", "'" + base + "' is not a model directory (no config.json)");
+  const std::string base = resolve_model_dir(config.get_string("base_model"), config.source(), "base_model");
 
   auto finish_stage = [&](StageResult st, std::chrono::steady_clock::time_point t0) {
     bool ran = false;
-    st.metrics = evaluate_stage(config, run, st.stage, st.model_dir, &ran);
+    st.metrics = evaluate_into(config, "eval", (run / "eval" / st.stage).string(), st.model_dir, &ran);
     if (ran) st.skipped = false;
     st.seconds = st.skipped ? 0 : seconds_since(t0);
     result.stages.push_back(std::move(st));
@@ -134,14 +154,18 @@ PipelineResult run_pipeline(const Config& config, const PipelineOptions& options
   };
 
   // A training stage: SFT or GRPO from `model` into <run>/<stage>; returns its final model.
-  auto train_stage = [&](const std::string& stage, const std::string& model, bool sft,
-                         const std::vector<std::pair<std::string, nlohmann::ordered_json>>& sets) {
+  auto train_stage = [&](const std::string& stage, const std::string& model, bool sft, const SectionSets& sets) {
     const auto t0 = std::chrono::steady_clock::now();
     StageResult st;
     st.stage = stage;
     const fs::path dir = run / stage;
     if (fs::exists(dir / "summary.json")) {
       st.skipped = true;
+      // What the earlier run did, from its summary (SFT summaries count conversations, GRPO's do not).
+      const nlohmann::json sj = nlohmann::json::parse(read_file(dir / "summary.json"));
+      st.detail = std::to_string(sj.value("steps", int64_t(0))) +
+                  (sft ? " SFT steps on " + std::to_string(sj.value("training conversations", int64_t(0))) + " examples"
+                       : " GRPO steps");
     } else {
       log::info("pipeline: stage ", stage, " from ", model);
       const Config c = linked_section(config, stage, model, sets);
@@ -159,7 +183,7 @@ PipelineResult run_pipeline(const Config& config, const PipelineOptions& options
         st.detail = std::to_string(s.steps) + " GRPO steps";
       }
     }
-    st.model_dir = final_model_of(dir);
+    st.model_dir = final_model_of(dir.string());
     finish_stage(std::move(st), t0);
     return result.stages.back().model_dir;
   };

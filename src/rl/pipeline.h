@@ -55,6 +55,36 @@ struct PipelineResult {
 // Runs (or resumes) the pipeline; writes everything under the run directory.
 PipelineResult run_pipeline(const Config& config, const PipelineOptions& options = {});
 
+// ---- building blocks of multi-stage jobs (r1 pipeline, r1 distill) ----
+
+// Values a job sets in a stage's section before running it: dotted key path -> value.
+using SectionSets = std::vector<std::pair<std::string, nlohmann::ordered_json>>;
+
+// Mounts every key of a stage job's schema under "section.", keeping types, limits and help. model.path gets an
+// empty default: the multi-stage job fills it in.
+void mount_stage_schema(ConfigSchema& schema, const std::string& section, const ConfigSchema& stage);
+
+// The job-level `device` key (null, cpu or cuda) that linked_section copies into every section.
+void add_job_device_key(ConfigSchema& schema);
+
+// The section `section` of `job` as a config of its own, with model.path = `model` (unless empty), the job's
+// device (when the job has a non-null `device` key; an error when the section's job has no device key) and
+// `sets` applied; its source names the job's file and the section, so errors point at the right place.
+Config linked_section(const Config& job, const std::string& section, const std::string& model,
+                      const SectionSets& sets = {});
+
+// The final model of a finished training run directory: its latest complete checkpoint's model/ directory.
+std::string final_model_of(const std::string& run_dir);
+
+// A model directory (with config.json) as is, or a training run directory's final model (the main job's
+// runs/r1-zero-tiny, say). Anything else is an r1::Error naming `field` of `source`.
+std::string resolve_model_dir(const std::string& path, const std::string& source, const std::string& field);
+
+// Evaluates `model` with the job's section `eval_section` (an `r1 eval` config) into `out` unless out holds
+// results.json already (then *ran = false), and returns the first benchmark's metrics from results.json.
+nlohmann::json evaluate_into(const Config& job, const std::string& eval_section, const std::string& out,
+                             const std::string& model, bool* ran);
+
 // The per-stage table: one row per stage, one column per metric of the first stage, in percent.
 std::string pipeline_markdown(const std::vector<StageResult>& stages);
 nlohmann::json pipeline_json(const std::vector<StageResult>& stages);

@@ -223,6 +223,7 @@ const ConfigSchema& rejection_sampling_config_schema() {
     s.add("output.stats", T::String, "", "Statistics JSON (empty: next to output.path, .stats.json)");
     s.add("output.scores", T::Bool, true, "Add each kept sample's reward scores and length to its record");
     s.add("threads", T::Int, 0, "CPU threads (0: auto — 1 for tiny models)").at_least(0);
+    s.add("device", T::String, "cpu", "Where the model generates: cpu or cuda");
     return s;
   }();
   return schema;
@@ -295,8 +296,8 @@ RejectionRunResult run_rejection_sampling(const Config& c) {
   const ChatTemplate tmpl = ChatTemplate::resolve(c.get_string("model.template"), tok);
   const int threads = int(c.get_int("threads"));
   cpu::set_num_threads(cpu::auto_threads(mc.hidden_size, threads));
-  Transformer model(mc);
-  load_hf_weights(model_path, model.layout(), model.params());
+  const auto model = make_model(mc, parse_device(c.get_string("device"), c.source() + ": field 'device'"));
+  reload_weights(*model, model_path);
 
   RejectionFilter filter;
   const rewards::CompositeReward rewards = make_rewards(c, &filter.min_scores);
@@ -315,7 +316,8 @@ RejectionRunResult run_rejection_sampling(const Config& c) {
   eo.max_slots = int(c.get_int("sampling.max_slots"));
   eo.eos_token_ids = tok.eos_ids();
   if (eo.eos_token_ids.empty()) eo.eos_token_ids = mc.eos_token_ids;
-  gen::Engine engine(model, eo);
+  const auto engine_ptr = gen::make_engine(*model, eo);
+  gen::RolloutEngine& engine = *engine_ptr;
   gen::EngineCallbacks cb;
   cb.detokenize = [&tok](const std::vector<int32_t>& ids) { return tok.decode(ids, true); };
 

@@ -9,6 +9,7 @@
 #include <limits>
 #include <map>
 #include <memory>
+#include <optional>
 #include <nlohmann/json.hpp>
 
 #include "backend/cpu/threads.h"
@@ -19,12 +20,14 @@
 #include "data/reasoning_corpus.h"
 #include "model/checkpoint_io.h"
 #include "model/config.h"
+#include "model/hf_export.h"
 #include "model/safetensors.h"
 #include "tokenizer/tokenizer.h"
 #include "train/metrics.h"
 #include "train/pretrain.h"
 #include "train/report.h"
 #include "train/run_dir.h"
+#include "train/distributed/world.h"
 #include "train/schedule.h"
 
 namespace fs = std::filesystem;
@@ -151,7 +154,7 @@ std::vector<std::vector<size_t>> plan_sft_epoch(const std::vector<SftExample>& e
   return batches;
 }
 
-double sft_eval_loss(Transformer& model, const std::vector<SftExample>& examples, int batch_tokens) {
+double sft_eval_loss(TrainableModel& model, const std::vector<SftExample>& examples, int batch_tokens) {
   double sum = 0, count = 0;
   for (const auto& idx : plan_sft_epoch(examples, batch_tokens, 0, 0, false)) {
     const PackedBatch b = pack_sft_batch(examples, idx);
@@ -216,6 +219,7 @@ const ConfigSchema& sft_config_schema() {
     s.add("checkpoint.every", T::Int, 100, "Checkpoint every N steps (and at the end)").at_least(1);
     s.add("checkpoint.keep", T::Int, 2, "Checkpoints kept").at_least(1);
     s.add("threads", T::Int, 0, "CPU threads (0: auto — 1 for tiny models)").at_least(0);
+    s.add("device", T::String, "cpu", "Where the model trains: cpu or cuda");
     return s;
   }();
   return schema;
@@ -314,14 +318,16 @@ class SftRun {
 
     const int threads = int(config.get_int("threads"));
     cpu::set_num_threads(cpu::auto_threads(model_config_.hidden_size, threads));
-    model_ = std::make_unique<Transformer>(model_config_);
-    load_hf_weights(model_path, model_->layout(), model_->params());
+    const Device device = parse_device(config.get_string("device"), config.source() + ": field 'device'");
+    comm_ = &dist::world(device);  // before the model: a GPU job's communicator selects this rank's GPU
+    model_ = make_model(model_config_, device);
+    reload_weights(*model_, model_path);
     model_->reserve(std::max(batch_tokens_, eval_tokens_));
     AdamWConfig ac;
     ac.beta1 = float(config.get_float("optim.beta1"));
     ac.beta2 = float(config.get_float("optim.beta2"));
     ac.weight_decay = float(config.get_float("optim.weight_decay"));
-    optimizer_ = std::make_unique<Optimizer>(*model_, ac);
+    optimizer_ = std::make_unique<Optimizer>(*model_, ac, comm_);  // ZeRO-1 over the job's ranks
     schedule_ = {parse_schedule_kind(config.get_string("optim.schedule")), float(config.get_float("optim.lr")),
                  config.get_int("optim.warmup_steps"), total_steps_, float(config.get_float("optim.min_lr_ratio"))};
     clip_ = config.get_float("optim.clip_grad_norm");
@@ -349,11 +355,23 @@ class SftRun {
     }
   }
   double eval_loss() {
-    return data_.eval.empty() ? std::numeric_limits<double>::quiet_NaN()
-                              : sft_eval_loss(*model_, data_.eval, eval_tokens_);
+    if (data_.eval.empty()) return std::numeric_limits<double>::quiet_NaN();
+    if (comm_->world_size() == 1) return sft_eval_loss(*model_, data_.eval, eval_tokens_);
+    // Data parallel: the held-out batches are dealt round-robin to the ranks, the sums reduced.
+    double acc[2] = {0, 0};
+    const auto plan = plan_sft_epoch(data_.eval, eval_tokens_, 0, 0, false);
+    for (size_t k = size_t(comm_->rank()); k < plan.size(); k += size_t(comm_->world_size())) {
+      const PackedBatch b = pack_sft_batch(data_.eval, plan[k]);
+      if (b.num_targets() == 0) continue;
+      acc[0] += model_->cross_entropy_step(b, false) * double(b.num_targets());
+      acc[1] += double(b.num_targets());
+    }
+    comm_->host_all_reduce_sum(acc, 2);
+    return acc[1] > 0 ? acc[0] / acc[1] : std::numeric_limits<double>::quiet_NaN();
   }
-  void save_checkpoint(int64_t step, RunDir& dir, double base_eval);
-  int64_t restore_checkpoint(RunDir& dir, double* base_eval);
+  // Collective; only rank 0 holds the run directory (dir is null elsewhere) and writes.
+  void save_checkpoint(int64_t step, RunDir* dir, double base_eval);
+  int64_t restore_checkpoint(RunDir* dir, double* base_eval);
 
   const Config& config_;
   SftRunOptions options_;
@@ -365,56 +383,56 @@ class SftRun {
   bool shuffle_ = true;
   int64_t total_steps_ = 0, epoch_ = 0;
   std::map<int64_t, std::vector<std::vector<size_t>>> plans_;
-  std::unique_ptr<Transformer> model_;
+  std::unique_ptr<TrainableModel> model_;
+  dist::Communicator* comm_ = nullptr;  // the job's ranks (a world of 1 without a launcher)
   std::unique_ptr<Optimizer> optimizer_;
   LrSchedule schedule_;
   double clip_ = 1.0;
 };
 
-void SftRun::save_checkpoint(int64_t step, RunDir& dir, double base_eval) {
-  const fs::path staging = dir.begin_checkpoint(step);
-  const fs::path model_dir = staging / "model";
-  save_hf_checkpoint(model_dir.string(), model_config_, model_->layout(), model_->params());
-  // Everything of the source directory that is not weights or config: tokenizer files, generation config.
-  const fs::path src(config_.get_string("model.path"));
-  for (const auto& entry : fs::directory_iterator(src)) {
-    const std::string name = entry.path().filename().string();
-    if (!entry.is_regular_file() || name == "config.json" || name.ends_with(".safetensors") ||
-        name == "model.safetensors.index.json")
-      continue;
-    fs::copy_file(entry.path(), model_dir / name, fs::copy_options::overwrite_existing);
+void SftRun::save_checkpoint(int64_t step, RunDir* dir, double base_eval) {
+  const fs::path staging = dir ? dir->begin_checkpoint(step) : fs::path();
+  if (dir) {
+    const fs::path model_dir = staging / "model";
+    HfExportOptions hf;
+    hf.source_dir = config_.get_string("model.path");  // carries its tokenizer files and generation config
+    model_->pull_params();
+    save_hf_model_dir(model_dir.string(), model_config_, model_->layout(), model_->host_params(), hf);
   }
-  const Shape shape{model_->num_params()};
-  write_safetensors((staging / "optimizer.safetensors").string(),
-                    {{"adamw.m", DType::F32, shape, optimizer_->m().data()},
-                     {"adamw.v", DType::F32, shape, optimizer_->v().data()}});
+  // Every rank takes part (the moments are gathered to rank 0); full moments resume with any world size.
+  optimizer_->save_state(dir ? (staging / "optimizer.safetensors").string() : std::string());
+  if (!dir) return;
   nlohmann::json state = {{"step", step}, {"optimizer_steps", optimizer_->steps_taken()}, {"epoch", epoch_}};
   state["base_eval_loss"] = std::isfinite(base_eval) ? nlohmann::json(base_eval) : nlohmann::json(nullptr);
   write_file_atomic(staging / "trainer_state.json", std::string_view(state.dump(2) + "\n"));
-  dir.commit_checkpoint(step);
-  dir.prune_checkpoints(int(config_.get_int("checkpoint.keep")));
+  dir->commit_checkpoint(step);
+  dir->prune_checkpoints(int(config_.get_int("checkpoint.keep")));
 }
 
-int64_t SftRun::restore_checkpoint(RunDir& dir, double* base_eval) {
-  const auto latest = dir.latest_complete_checkpoint();
-  if (!latest) return 0;
-  load_hf_weights((latest->dir / "model").string(), model_->layout(), model_->params());
-  const auto opt = SafetensorsFile::open((latest->dir / "optimizer.safetensors").string());
-  const Shape shape{model_->num_params()};
-  opt.read_f32("adamw.m", shape, optimizer_->m().data());
-  opt.read_f32("adamw.v", shape, optimizer_->v().data());
-  const fs::path state_path = latest->dir / "trainer_state.json";
+int64_t SftRun::restore_checkpoint(RunDir* dir, double* base_eval) {
+  // Rank 0 picks the checkpoint; every rank reads it (the run directory is on a filesystem all ranks share).
+  std::string found;
+  if (dir)
+    if (const auto latest = dir->latest_complete_checkpoint()) found = latest->dir.string();
+  found = comm_->host_broadcast(found, 0);
+  if (found.empty()) return 0;
+  const fs::path ckpt(found);
+  reload_weights(*model_, (ckpt / "model").string());
+  optimizer_->load_state((ckpt / "optimizer.safetensors").string());
+  const fs::path state_path = ckpt / "trainer_state.json";
   nlohmann::json state;
+  int64_t step = 0;
   try {
     state = nlohmann::json::parse(read_file(state_path));
+    step = state.at("step").get<int64_t>();
     optimizer_->set_steps_taken(state.at("optimizer_steps").get<int64_t>());
     const auto& b = state.at("base_eval_loss");
     *base_eval = b.is_null() ? std::numeric_limits<double>::quiet_NaN() : b.get<double>();
   } catch (const nlohmann::json::exception& e) {
     fail_in_file(state_path.string(), std::string("unreadable trainer state: ") + e.what());
   }
-  log::info("resumed from ", latest->dir.string(), " (step ", latest->step, ")");
-  return latest->step;
+  log::info("resumed from ", found, " (step ", step, ")");
+  return step;
 }
 
 std::string fmt(const char* f, double v) {
@@ -424,14 +442,19 @@ std::string fmt(const char* f, double v) {
 }
 
 SftSummary SftRun::run() {
-  RunDir dir(options_.run_dir, options_.resume ? RunDir::Mode::Resume : RunDir::Mode::Create);
+  // Only rank 0 writes the run directory (config, metrics, checkpoints, report); the others train beside it.
+  const bool root = comm_->is_root();
+  std::optional<RunDir> run_dir;
+  if (root) run_dir.emplace(options_.run_dir, options_.resume ? RunDir::Mode::Resume : RunDir::Mode::Create);
+  RunDir* dir = run_dir ? &*run_dir : nullptr;
   double base_eval = std::numeric_limits<double>::quiet_NaN();
   const int64_t start = options_.resume ? restore_checkpoint(dir, &base_eval) : 0;
-  dir.write_file("config.yaml", config_to_yaml(config_, &sft_config_schema()));
+  if (dir) dir->write_file("config.yaml", config_to_yaml(config_, &sft_config_schema()));
   MetricsOptions mo;
   // Records after the checkpoint are redone; resumed without any checkpoint, the run starts over (step 0 too).
   if (options_.resume) mo.resume_from_step = start > 0 ? start : -1;
-  MetricsWriter metrics(options_.run_dir, mo);
+  std::optional<MetricsWriter> metrics;
+  if (root) metrics.emplace(options_.run_dir, mo);
 
   SftSummary summary;
   summary.train_examples = int64_t(data_.train.size());
@@ -443,19 +466,20 @@ SftSummary SftRun::run() {
             " tokens");
   if (start == 0) {
     base_eval = eval_loss();
-    metrics.log(0, {{"eval/loss", base_eval}});
+    if (metrics) metrics->log(0, {{"eval/loss", base_eval}});
   }
   double last_eval = start == 0 ? base_eval : std::numeric_limits<double>::quiet_NaN();
   summary.base_eval_loss = base_eval;
   summary.first_loss = std::numeric_limits<double>::quiet_NaN();
-  if (start > 0)  // the first step ran before the resume: its loss is in the metrics
-    for (const auto& r : read_metrics(metrics.jsonl_path()))
+  if (start > 0 && metrics)  // the first step ran before the resume: its loss is in the metrics
+    for (const auto& r : read_metrics(metrics->jsonl_path()))
       if (r.step == 1 && r.values.count("train/loss")) summary.first_loss = r.values.at("train/loss");
 
   ProgressOptions po;
   po.unit = "step";
   po.initial = start;
-  ProgressBar bar("sft", total_steps_, stderr, po);
+  std::optional<ProgressBar> bar;
+  if (root) bar.emplace("sft", total_steps_, stderr, po);
   const int64_t eval_every = config_.get_int("eval.every"), ckpt_every = config_.get_int("checkpoint.every");
   const int64_t stop_at = options_.max_steps_this_run >= 0
                               ? std::min<int64_t>(total_steps_, start + options_.max_steps_this_run)
@@ -464,13 +488,28 @@ SftSummary SftRun::run() {
   int64_t step = start + 1;
   for (; step <= stop_at; step++) {
     const auto t0 = std::chrono::steady_clock::now();
-    const PackedBatch batch = pack_sft_batch(data_.train, batch_of_step(step));
+    // Every rank plans the same global batch and trains on its token-balanced, contiguous share of it.
+    const std::vector<size_t>& global = batch_of_step(step);
+    std::vector<int64_t> lengths;
+    for (size_t i : global) lengths.push_back(int64_t(data_.train[i].tokens.size()));
+    const std::vector<size_t> parts = dist::balanced_split(lengths, comm_->world_size());
+    const size_t rank = size_t(comm_->rank());
+    const PackedBatch batch = pack_sft_batch(
+        data_.train, std::vector<size_t>(global.begin() + long(parts[rank]), global.begin() + long(parts[rank + 1])));
     int64_t targets = 0;
     for (int32_t t : batch.targets) targets += t >= 0;
     model_->zero_grads();
-    const double loss = model_->cross_entropy_step(batch, true);
+    const double local_loss = targets > 0 ? model_->cross_entropy_step(batch, true) : 0.0;
+    // Global batch: loss x targets, targets, sequences, tokens summed over ranks (one rank: its own numbers).
+    double g[4] = {local_loss * double(targets), double(targets), double(batch.num_sequences()),
+                   double(batch.num_tokens())};
+    comm_->host_all_reduce_sum(g, 4);
+    const bool single = comm_->world_size() == 1;
+    const double loss = single ? local_loss : g[0] / g[1];
     const float lr = schedule_.lr_at(optimizer_->steps_taken() + 1);
-    const double norm = std::isfinite(loss) ? optimizer_->step(lr, clip_) : NAN;
+    // Each rank's loss is a mean over its own targets: weighing its gradient by targets / global targets makes
+    // the sum the gradient of the global batch's mean. Non-finite loss: the same decision on every rank.
+    const double norm = std::isfinite(loss) ? optimizer_->step(lr, clip_, single ? 1.0 : double(targets) / g[1]) : NAN;
     if (!std::isfinite(norm)) {
       // Skip the update so the weights (and the next checkpoint) stay clean; give up if it keeps happening.
       log::warn("sft step ", step, ": non-finite loss or gradient norm; update skipped");
@@ -484,22 +523,25 @@ SftSummary SftRun::run() {
                                        {"train/grad_norm", norm},
                                        {"train/lr", lr},
                                        {"train/epoch", double(epoch_)},
-                                       {"train/sequences", double(batch.num_sequences())},
-                                       {"train/target_tokens", double(targets)},
-                                       {"perf/tokens_per_s", double(batch.num_tokens()) / std::max(secs, 1e-9)}};
+                                       {"train/sequences", g[2]},
+                                       {"train/target_tokens", g[1]},
+                                       {"perf/tokens_per_s", g[3] / std::max(secs, 1e-9)}};
     if (step % eval_every == 0 || step == total_steps_) m["eval/loss"] = last_eval = eval_loss();
-    metrics.log(step, m);
+    if (metrics) metrics->log(step, m);
     if (std::isnan(summary.first_loss)) summary.first_loss = loss;
     summary.final_loss = loss;
     if (step % ckpt_every == 0 || step == total_steps_) save_checkpoint(step, dir, base_eval);
-    bar.update(step, {{"loss", fmt("%.3f", loss)}, {"eval", fmt("%.3f", last_eval)}, {"epoch", std::to_string(epoch_)}});
+    if (bar) bar->update(step, {{"loss", fmt("%.3f", loss)}, {"eval", fmt("%.3f", last_eval)}, {"epoch", std::to_string(epoch_)}});
   }
-  bar.finish();
+  if (bar) bar->finish();
   // Resumed after the last step (nothing left to do): the final held-out loss is still reported.
   if (std::isnan(last_eval) && start == total_steps_) last_eval = eval_loss();
   summary.steps = step - 1;
   summary.final_eval_loss = last_eval;
-  if (const auto latest = dir.latest_complete_checkpoint()) summary.model_dir = (latest->dir / "model").string();
+  if (dir)
+    if (const auto latest = dir->latest_complete_checkpoint()) summary.model_dir = (latest->dir / "model").string();
+  summary.model_dir = comm_->host_broadcast(summary.model_dir, 0);  // a pipeline's next stage runs on every rank
+  if (!root) return summary;
 
   const nlohmann::json sj = {{"held-out loss (base)", fmt("%.4f", base_eval)},
                              {"held-out loss (after SFT)", fmt("%.4f", last_eval)},
@@ -507,7 +549,7 @@ SftSummary SftRun::run() {
                              {"held-out conversations", summary.eval_examples},
                              {"dropped (too long)", summary.dropped_examples},
                              {"steps", summary.steps}};
-  dir.write_file("summary.json", sj.dump(2) + "\n");
+  dir->write_file("summary.json", sj.dump(2) + "\n");
   ReportOptions ro;
   ro.title = "r1 sft " + fs::path(options_.run_dir).filename().string();
   ro.metrics = {"train/loss", "eval/loss", "train/grad_norm", "train/lr", "train/target_tokens", "perf/tokens_per_s"};

@@ -62,7 +62,7 @@ std::vector<std::vector<size_t>> plan_sft_epoch(const std::vector<SftExample>& e
                                                 uint64_t seed, int64_t epoch, bool shuffle);
 
 // Mean next-token loss over the assistant tokens of `examples` (no gradient), in batches of batch_tokens.
-double sft_eval_loss(Transformer& model, const std::vector<SftExample>& examples, int batch_tokens);
+double sft_eval_loss(TrainableModel& model, const std::vector<SftExample>& examples, int batch_tokens);
 
 // ---- the `r1 sft` job ----
 

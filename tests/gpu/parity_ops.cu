@@ -1,4 +1,4 @@
-// Parity and timing of every CUDA op against the float32 CPU reference (backend/cpu/ops.h, train/optimizer.h).
+// Parity and timing of every CUDA op against the float32 CPU reference (backend/cpu/ops.h, backend/cpu/optimizer.h).
 // Standalone (not part of ctest: it needs a GPU). For every op, fresh random inputs are rounded to bf16 so both
 // backends see identical values; GPU outputs are poisoned with NaN before each run; gradients are pre-filled
 // with random values on the GPU to check the accumulate (+=) convention, and the increment is compared:
@@ -25,7 +25,7 @@
 #include "backend/cuda/check.h"
 #include "backend/cuda/ops.h"
 #include "core/dtype.h"
-#include "train/optimizer.h"
+#include "backend/cpu/optimizer.h"
 
 namespace {
 

@@ -123,8 +123,40 @@ TEST(Config, DefaultsFollowTransformers) {
   j["attention_bias"] = false;
   EXPECT_TRUE(parse(j).attention_bias);
   j["model_type"] = "llama";
+  j["attention_bias"] = false;
+  EXPECT_FALSE(parse(j).attention_bias);
+}
+
+TEST(Config, LlamaAttentionAndMlpBiasesAreRefusedNamingTheField) {
+  // transformers' LlamaAttention gives o_proj a bias too when attention_bias is set, and mlp_bias adds gate/up/
+  // down biases: the layout knows them, the transformers do not apply them yet, so loading must not pretend.
+  auto j = llama_json();
   j["attention_bias"] = true;
-  EXPECT_TRUE(parse(j).attention_bias);
+  expect_error([&] { parse(j); }, {"cfg.json", "field 'attention_bias'", "o_proj"});
+  j["attention_bias"] = false;
+  j["mlp_bias"] = true;
+  expect_error([&] { parse(j); }, {"cfg.json", "field 'mlp_bias'"});
+  // Qwen2 has neither: its attention_bias key is ignored (always q/k/v only) and so is mlp_bias, as in transformers.
+  j["model_type"] = "qwen2";
+  j["attention_bias"] = true;
+  const ModelConfig q = parse(j);
+  EXPECT_TRUE(q.attention_bias);
+  EXPECT_FALSE(q.mlp_bias);
+  EXPECT_FALSE(attention_bias_on_o_proj(q));
+}
+
+TEST(Config, PadTokenIdIsReadCheckedAndWritten) {
+  auto j = llama_json();
+  EXPECT_EQ(parse(j).pad_token_id, -1);
+  j["pad_token_id"] = nullptr;
+  EXPECT_EQ(parse(j).pad_token_id, -1);
+  j["pad_token_id"] = 9;
+  const ModelConfig c = parse(j);
+  EXPECT_EQ(c.pad_token_id, 9);
+  EXPECT_EQ(model_config_to_json(c)["pad_token_id"], 9);
+  EXPECT_EQ(parse(model_config_to_json(c)), c);
+  j["pad_token_id"] = 1000;  // vocab_size 1000
+  expect_error([&] { parse(j); }, {"cfg.json", "field 'pad_token_id'", "outside the vocabulary"});
 }
 
 TEST(Config, UnknownModelTypeNamesTheFieldAndTheSupportedTypes) {
@@ -252,8 +284,6 @@ TEST(Config, FeaturesWeDoNotComputeAreErrors) {
   expect_error([&] { parse(j); }, {"cfg.json", "field 'hidden_act'", "gelu"});
   j["hidden_act"] = "silu";
   EXPECT_NO_THROW(parse(j));
-  j["mlp_bias"] = true;
-  expect_error([&] { parse(j); }, {"cfg.json", "field 'mlp_bias'"});
   j = llama_json();
   j["quantization_config"] = {{"quant_method", "fp8"}};
   expect_error([&] { parse(j); }, {"cfg.json", "field 'quantization_config'", "quantized"});
@@ -299,7 +329,7 @@ TEST(Config, JsonRoundTripGivesAnEqualConfig) {
     configs.push_back(load_model_config(kFixtures + f));
   ModelConfig odd = configs.back();
   odd.rms_norm_eps = 3.3e-7f, odd.rope_theta = 123456.7f, odd.rope_scaling.low_freq_factor = 1.1f;
-  odd.attention_bias = true;
+  odd.pad_token_id = 3;
   configs.push_back(odd);
   for (const ModelConfig& c : configs) {
     SCOPED_TRACE(model_config_to_json(c).dump());

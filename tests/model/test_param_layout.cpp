@@ -49,13 +49,15 @@ TEST(ParamLayout, TableTotalEqualsClosedFormulaForManyShapes) {
   for (const char* type : {"qwen2", "llama"})
     for (bool tied : {false, true})
       for (bool bias : {false, true})
-        for (int kv : {1, 2, 4}) {
-          ModelConfig c = builtin_model_config("tiny");
-          c.model_type = type, c.tie_word_embeddings = tied, c.attention_bias = bias, c.num_key_value_heads = kv;
-          c.num_hidden_layers = 3, c.head_dim = 24, c.vocab_size = 77, c.intermediate_size = 50;
-          const ParamLayout L(c);
-          EXPECT_EQ(L.total(), count_parameters(c)) << type << tied << bias << kv;
-        }
+        for (bool mlp_bias : {false, true})
+          for (int kv : {1, 2, 4}) {
+            ModelConfig c = builtin_model_config("tiny");
+            c.model_type = type, c.tie_word_embeddings = tied, c.attention_bias = bias, c.num_key_value_heads = kv;
+            c.mlp_bias = mlp_bias && std::string(type) == "llama";
+            c.num_hidden_layers = 3, c.head_dim = 24, c.vocab_size = 77, c.intermediate_size = 50;
+            const ParamLayout L(c);
+            EXPECT_EQ(L.total(), count_parameters(c)) << type << tied << bias << mlp_bias << kv;
+          }
 }
 
 TEST(ParamLayout, TensorsTileTheBufferInStateDictOrder) {
@@ -124,6 +126,43 @@ TEST(ParamLayout, LayerAccessorsPointAtTheNamedTensors) {
         EXPECT_EQ(ly.v_b, -1);
       }
     }
+  }
+}
+
+TEST(ParamLayout, LlamaBiasesFollowTransformersLlamaAttentionAndMlp) {
+  // Llama attention_bias: q/k/v AND o_proj biases; mlp_bias: gate/up/down biases. Qwen2: q/k/v only.
+  ModelConfig c = llama_untied();  // H 64, F 128, 4 heads x 32, 2 kv heads
+  c.attention_bias = true;
+  c.mlp_bias = true;
+  const ParamLayout L(c);
+  for (int i = 0; i < L.num_layers(); i++) {
+    const auto& ly = L.layer(i);
+    const std::string p = "model.layers." + std::to_string(i) + ".";
+    const auto bias = [&](const std::string& n, int64_t size) {
+      const ParamInfo& info = L.get(p + n);
+      EXPECT_EQ(info.shape, Shape({size})) << n;
+      EXPECT_EQ(info.kind, ParamKind::Bias) << n;
+      EXPECT_FALSE(info.weight_decay) << n;
+      return info.offset;
+    };
+    EXPECT_EQ(ly.q_b, bias("self_attn.q_proj.bias", 128));
+    EXPECT_EQ(ly.k_b, bias("self_attn.k_proj.bias", 64));
+    EXPECT_EQ(ly.v_b, bias("self_attn.v_proj.bias", 64));
+    EXPECT_EQ(ly.o_b, bias("self_attn.o_proj.bias", 64));
+    EXPECT_EQ(ly.gate_b, bias("mlp.gate_proj.bias", 128));
+    EXPECT_EQ(ly.up_b, bias("mlp.up_proj.bias", 128));
+    EXPECT_EQ(ly.down_b, bias("mlp.down_proj.bias", 64));
+  }
+  EXPECT_EQ(L.total(), count_parameters(c));
+  for (const ModelConfig& plain : {builtin_model_config("tiny"), llama_untied()}) {  // qwen2 biased, llama plain
+    const ParamLayout P(plain);
+    for (int i = 0; i < P.num_layers(); i++) {
+      EXPECT_EQ(P.layer(i).o_b, -1);
+      EXPECT_EQ(P.layer(i).gate_b, -1);
+      EXPECT_EQ(P.layer(i).up_b, -1);
+      EXPECT_EQ(P.layer(i).down_b, -1);
+    }
+    EXPECT_FALSE(P.has("model.layers.0.self_attn.o_proj.bias"));
   }
 }
 

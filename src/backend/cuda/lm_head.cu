@@ -77,18 +77,28 @@ __global__ void lm_head_forward_kernel(float* logprob, float* entropy, const flo
   }
 }
 
-__global__ void lm_head_dlogits_kernel(bf16* __restrict__ dlogits, const float* __restrict__ logits, const int32_t* targets,
+// logprob / entropy (optional) are written too when the caller fuses the forward into the backward.
+__global__ void lm_head_dlogits_kernel(bf16* __restrict__ dlogits, float* logprob, float* entropy,
+                                       const float* __restrict__ logits, const int32_t* targets,
                                        const float* dlogprob, const float* dentropy, int V, float inv_temperature) {
   const int r = blockIdx.x;
   const int32_t target = targets[r];
   bf16* d = dlogits + int64_t(r) * V;
   if (target < 0) {
     for (int v = threadIdx.x; v < V; v += blockDim.x) d[v] = to_bf16(0.0f);
+    if (threadIdx.x == 0) {
+      if (logprob) logprob[r] = 0.0f;
+      if (entropy) entropy[r] = 0.0f;
+    }
     return;
   }
   const float* z = logits + int64_t(r) * V;
   const SoftmaxStats st = row_stats(z, V);
   const float lse = st.m + logf(st.s), H = lse - st.a / st.s;
+  if (threadIdx.x == 0) {
+    if (logprob) logprob[r] = z[target] - lse;
+    if (entropy) entropy[r] = H;
+  }
   const float gl = dlogprob ? dlogprob[r] : 0.0f, ge = dentropy ? dentropy[r] : 0.0f;
 #pragma unroll 4
   for (int v = threadIdx.x; v < V; v += blockDim.x) {
@@ -128,8 +138,12 @@ void lm_head_forward(Context& ctx, float* logprob, float* entropy, const bf16* x
   }
 }
 
-void lm_head_backward(Context& ctx, bf16* dx, float* dW, const float* dlogprob, const float* dentropy, const bf16* x,
-                      const bf16* W, const int32_t* targets, int T, int C, int V, float inv_temperature, int chunk) {
+namespace {
+
+// Shared by the backward and the fused forward + backward (logprob/entropy null in the former).
+void head_backward_chunks(Context& ctx, const char* op, float* logprob, float* entropy, bf16* dx, float* dW,
+                          const float* dlogprob, const float* dentropy, const bf16* x, const bf16* W,
+                          const int32_t* targets, int T, int C, int V, float inv_temperature, int chunk) {
   if (T <= 0) return;
   chunk = std::max(1, std::min(chunk, T));
   const size_t logits_bytes = align256(sizeof(float) * size_t(chunk) * V);
@@ -139,18 +153,31 @@ void lm_head_backward(Context& ctx, bf16* dx, float* dW, const float* dlogprob, 
   for (int t0 = 0; t0 < T; t0 += chunk) {
     const int rows = std::min(chunk, T - t0);
     const bf16* xc = x + int64_t(t0) * C;
-    chunk_logits(ctx, "lm_head_backward", logits, xc, W, rows, C, V, inv_temperature);
-    lm_head_dlogits_kernel<<<rows, kThreads, 0, ctx.stream()>>>(dlogits, logits, targets + t0,
-                                                                dlogprob ? dlogprob + t0 : nullptr,
-                                                                dentropy ? dentropy + t0 : nullptr, V,
-                                                                inv_temperature);
-    R1_CUDA_LAUNCH_CHECK("lm_head_backward");
+    chunk_logits(ctx, op, logits, xc, W, rows, C, V, inv_temperature);
+    lm_head_dlogits_kernel<<<rows, kThreads, 0, ctx.stream()>>>(
+        dlogits, logprob ? logprob + t0 : nullptr, entropy ? entropy + t0 : nullptr, logits, targets + t0,
+        dlogprob ? dlogprob + t0 : nullptr, dentropy ? dentropy + t0 : nullptr, V, inv_temperature);
+    R1_CUDA_LAUNCH_CHECK(op);
     // dx^T [C, rows] += W^T-as-stored [C, V] dz^T [V, rows]
-    gemm(ctx, "lm_head_backward(dx)", false, false, C, rows, V, 1.0f, W, C, dlogits, V, 1.0f, dx + int64_t(t0) * C,
-         CUDA_R_16BF, C);
+    gemm(ctx, op, false, false, C, rows, V, 1.0f, W, C, dlogits, V, 1.0f, dx + int64_t(t0) * C, CUDA_R_16BF, C);
     // dW^T [C, V] += x^T [C, rows] (dz^T [V, rows])^T
-    gemm(ctx, "lm_head_backward(dW)", false, true, C, V, rows, 1.0f, xc, C, dlogits, V, 1.0f, dW, CUDA_R_32F, C);
+    gemm(ctx, op, false, true, C, V, rows, 1.0f, xc, C, dlogits, V, 1.0f, dW, CUDA_R_32F, C);
   }
+}
+
+}  // namespace
+
+void lm_head_backward(Context& ctx, bf16* dx, float* dW, const float* dlogprob, const float* dentropy, const bf16* x,
+                      const bf16* W, const int32_t* targets, int T, int C, int V, float inv_temperature, int chunk) {
+  head_backward_chunks(ctx, "lm_head_backward", nullptr, nullptr, dx, dW, dlogprob, dentropy, x, W, targets, T, C, V,
+                       inv_temperature, chunk);
+}
+
+void lm_head_forward_backward(Context& ctx, float* logprob, float* entropy, bf16* dx, float* dW, const float* dlogprob,
+                              const float* dentropy, const bf16* x, const bf16* W, const int32_t* targets, int T, int C,
+                              int V, float inv_temperature, int chunk) {
+  head_backward_chunks(ctx, "lm_head_forward_backward", logprob, entropy, dx, dW, dlogprob, dentropy, x, W, targets, T,
+                       C, V, inv_temperature, chunk);
 }
 
 }  // namespace r1::cuda

@@ -71,6 +71,12 @@ void lm_head_forward(Context& ctx, float* logprob, float* entropy, const bf16* x
 // dentropy may be null.
 void lm_head_backward(Context& ctx, bf16* dx, float* dW, const float* dlogprob, const float* dentropy, const bf16* x,
                       const bf16* W, const int32_t* targets, int T, int C, int V, float inv_temperature, int chunk);
+// Forward and backward in one pass over the logits, when d(loss)/d(logprob) does not depend on the log-probs
+// (cross-entropy: -1/N per target): logprob / entropy (either may be null) as lm_head_forward, gradients as
+// lm_head_backward, one logits product per chunk instead of two.
+void lm_head_forward_backward(Context& ctx, float* logprob, float* entropy, bf16* dx, float* dW, const float* dlogprob,
+                              const float* dentropy, const bf16* x, const bf16* W, const int32_t* targets, int T, int C,
+                              int V, float inv_temperature, int chunk);
 // Plain float32 logits [n, V] (inference).
 void lm_head_logits(Context& ctx, float* logits, const bf16* x, const bf16* W, int n, int C, int V);
 

@@ -1,4 +1,4 @@
-#include "train/optimizer.h"
+#include "backend/cpu/optimizer.h"
 
 #include <algorithm>
 #include <cmath>
@@ -12,7 +12,7 @@ constexpr int64_t kMinParallelWork = 32768;
 }  // namespace
 
 void adamw_update(float* params, const float* grads, float* m, float* v, int64_t n, const AdamWConfig& c, float lr,
-                  int64_t step, bool decay) {
+                  int64_t step, bool decay, float grad_scale) {
   const double bc1 = 1.0 - std::pow(double(c.beta1), double(step));
   const double bc2 = 1.0 - std::pow(double(c.beta2), double(step));
   const float step_size = float(lr / bc1);
@@ -20,7 +20,7 @@ void adamw_update(float* params, const float* grads, float* m, float* v, int64_t
   const float wd = decay ? lr * c.weight_decay : 0.0f;
 #pragma omp parallel for schedule(static) if (n > kMinParallelWork)
   for (int64_t i = 0; i < n; i++) {
-    const float g = grads[i];
+    const float g = grads[i] * grad_scale;
     m[i] = c.beta1 * m[i] + (1.0f - c.beta1) * g;
     v[i] = c.beta2 * v[i] + (1.0f - c.beta2) * g * g;
     params[i] -= step_size * m[i] / (std::sqrt(v[i]) * inv_sqrt_bc2 + c.eps) + wd * params[i];

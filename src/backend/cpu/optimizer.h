@@ -11,8 +11,9 @@ struct AdamWConfig {
 };
 
 // One update of n parameters; step is 1-based (bias correction).
+// The gradients are multiplied by grad_scale first (clipping fused into the update).
 void adamw_update(float* params, const float* grads, float* m, float* v, int64_t n, const AdamWConfig& config,
-                  float lr, int64_t step, bool decay);
+                  float lr, int64_t step, bool decay, float grad_scale = 1.0f);
 
 // sqrt(sum g^2), accumulated in double.
 double global_grad_norm(const float* grads, int64_t n);

@@ -1,0 +1,88 @@
+// Fusions for the decode step, where every op touches only B rows and a kernel's fixed cost (launch, ramp,
+// drain: a few microseconds) outweighs its memory traffic. Each fusion computes bitwise what the unfused ops
+// compute (same float32 formulas, same bf16 rounding points, same reduction order), so fused and unfused paths
+// give the same tokens:
+//   decode_rope_kv_write  RoPE on q and k (rope_forward) + K/V into the cache slots (kv_write)
+//   add_rmsnorm           x += delta (add_inplace), then out = RMSNorm(x) (rmsnorm_forward)
+#include "backend/cuda/common.cuh"
+#include "backend/cuda/decode_ops.h"
+
+namespace r1::cuda {
+
+namespace {
+
+constexpr int kRowsPerBlock = 8;  // add_rmsnorm: one warp per row, as rmsnorm_forward
+
+// One thread per (token, head, pair i): heads [0, Hq) rotate q in place; heads [Hq, Hq + Hkv) rotate k and
+// write the rotated k and the unchanged v pair into the token's cache slot.
+__global__ void rope_kv_write_kernel(bf16* __restrict__ q, const bf16* __restrict__ k, const bf16* __restrict__ v,
+                                     bf16* __restrict__ k_pool, bf16* __restrict__ v_pool,
+                                     const int32_t* __restrict__ positions, const int32_t* __restrict__ slots,
+                                     const float* __restrict__ cos_table, const float* __restrict__ sin_table, int T,
+                                     int Hq, int Hkv, int D) {
+  const int half = D / 2, H = Hq + Hkv;
+  const int64_t idx = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (idx >= int64_t(T) * H * half) return;
+  const int i = int(idx % half);
+  const int64_t th = idx / half;
+  const int t = int(th / H), h = int(th % H);
+  const int64_t p = int64_t(positions[t]) * half + i;
+  const float c = cos_table[p], s = sin_table[p];
+  if (h < Hq) {
+    bf16* r = q + (int64_t(t) * Hq + h) * D;
+    const float a = to_f32(r[i]), b = to_f32(r[i + half]);
+    r[i] = to_bf16(a * c - b * s);
+    r[i + half] = to_bf16(b * c + a * s);
+    return;
+  }
+  const int hk = h - Hq;
+  const int64_t src = (int64_t(t) * Hkv + hk) * D, dst = (int64_t(slots[t]) * Hkv + hk) * D;
+  const float a = to_f32(k[src + i]), b = to_f32(k[src + i + half]);
+  k_pool[dst + i] = to_bf16(a * c - b * s);
+  k_pool[dst + i + half] = to_bf16(b * c + a * s);
+  v_pool[dst + i] = v[src + i];
+  v_pool[dst + i + half] = v[src + i + half];
+}
+
+__global__ void add_rmsnorm_kernel(bf16* __restrict__ x, const bf16* __restrict__ delta, bf16* __restrict__ out,
+                                   float* __restrict__ rstd, const bf16* __restrict__ w, int T, int C, float eps) {
+  const int t = blockIdx.x * kRowsPerBlock + threadIdx.x / 32, lane = threadIdx.x % 32;
+  if (t >= T) return;
+  bf16* xt = x + int64_t(t) * C;
+  const bf16* dt = delta + int64_t(t) * C;
+  float ss = 0.0f;
+#pragma unroll 4
+  for (int c = lane; c < C; c += 32) {
+    const bf16 y = to_bf16(to_f32(xt[c]) + to_f32(dt[c]));
+    xt[c] = y;
+    const float v = to_f32(y);
+    ss += v * v;
+  }
+  const float r = rsqrtf(warp_sum(ss) / C + eps);
+  if (lane == 0) rstd[t] = r;
+  bf16* ot = out + int64_t(t) * C;
+#pragma unroll 4
+  for (int c = lane; c < C; c += 32) ot[c] = to_bf16(to_f32(xt[c]) * r * to_f32(w[c]));
+}
+
+}  // namespace
+
+void decode_rope_kv_write(Context& ctx, bf16* q, const bf16* k, const bf16* v, bf16* k_pool, bf16* v_pool,
+                          const int32_t* positions, const int32_t* slots, const float* cos_table,
+                          const float* sin_table, int T, int Hq, int Hkv, int D) {
+  const int64_t n = int64_t(T) * (Hq + Hkv) * (D / 2);
+  if (n <= 0) return;
+  rope_kv_write_kernel<<<ceil_div(n, 256), 256, 0, ctx.stream()>>>(q, k, v, k_pool, v_pool, positions, slots,
+                                                                   cos_table, sin_table, T, Hq, Hkv, D);
+  R1_CUDA_LAUNCH_CHECK("decode_rope_kv_write");
+}
+
+void add_rmsnorm(Context& ctx, bf16* x, const bf16* delta, bf16* out, float* rstd, const bf16* weight, int T, int C,
+                 float eps) {
+  if (T <= 0) return;
+  add_rmsnorm_kernel<<<ceil_div(T, kRowsPerBlock), kRowsPerBlock * 32, 0, ctx.stream()>>>(x, delta, out, rstd, weight,
+                                                                                          T, C, eps);
+  R1_CUDA_LAUNCH_CHECK("add_rmsnorm");
+}
+
+}  // namespace r1::cuda

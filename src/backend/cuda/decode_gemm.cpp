@@ -1,0 +1,133 @@
+// Measured algorithm choice for the decode step's skinny products (T = a few hundred rows against whole weight
+// matrices): cuBLASLt's first heuristic answer is tuned for large T and, at T <= 256, often leaves most SMs idle
+// on the narrow outputs (o_proj, down_proj: 896 columns), running far below memory bandwidth. The first time a
+// shape is seen, every algorithm the heuristic offers (up to 32, split-K variants included) is timed on the real
+// buffers and the fastest is stored in the Context's GemmCache under the key gemm() looks up — so the ordinary
+// linear_forward / lm_head_logits calls, and CUDA graphs captured from them, use it.
+#include <cuda_runtime.h>
+
+#include <cstdint>
+
+#include <algorithm>
+#include <string>
+#include <vector>
+
+#include "backend/cuda/check.h"
+#include "backend/cuda/decode_ops.h"
+#include "backend/cuda/gemm.h"
+#include "backend/cuda/ops.h"
+
+namespace r1::cuda {
+
+namespace {
+
+// As gemm.cpp: the largest power of two (up to 256) dividing the address.
+int alignment_of(const void* p) {
+  const auto a = reinterpret_cast<uintptr_t>(p);
+  int align = 256;
+  while (align > 1 && a % align != 0) align /= 2;
+  return align;
+}
+
+struct Handles {
+  cublasLtMatmulDesc_t desc = nullptr;
+  cublasLtMatrixLayout_t la = nullptr, lb = nullptr, lc = nullptr;
+  cublasLtMatmulPreference_t pref = nullptr;
+  ~Handles() {
+    if (desc) cublasLtMatmulDescDestroy(desc);
+    if (la) cublasLtMatrixLayoutDestroy(la);
+    if (lb) cublasLtMatrixLayoutDestroy(lb);
+    if (lc) cublasLtMatrixLayoutDestroy(lc);
+    if (pref) cublasLtMatmulPreferenceDestroy(pref);
+  }
+};
+
+// C[m, n] = op(A) op(B) (+ bias) as gemm() issues it (beta 0); tunes and caches when the key is new.
+void tune(Context& ctx, const char* op, bool trans_a, int m, int n, int k, const bf16* A, int lda, const bf16* B,
+          int ldb, void* C, cudaDataType c_type, int ldc, const bf16* bias, float alpha) {
+  const GemmKey key{trans_a, false, m, n, k, lda, ldb, ldc, c_type, bias != nullptr, false,
+                    alignment_of(A), alignment_of(B), alignment_of(C)};
+  auto& algos = ctx.gemm_cache().algos;
+  if (algos.count(key)) return;
+  cudaStreamCaptureStatus capturing = cudaStreamCaptureStatusNone;
+  R1_CUDA_CHECK(op, cudaStreamIsCapturing(ctx.stream(), &capturing));
+  if (capturing != cudaStreamCaptureStatusNone) return;  // cannot time inside a capture: gemm() decides
+
+  Handles h;
+  R1_CUBLAS_CHECK(op, cublasLtMatmulDescCreate(&h.desc, CUBLAS_COMPUTE_32F, CUDA_R_32F));
+  const cublasOperation_t ta = trans_a ? CUBLAS_OP_T : CUBLAS_OP_N, tb = CUBLAS_OP_N;
+  R1_CUBLAS_CHECK(op, cublasLtMatmulDescSetAttribute(h.desc, CUBLASLT_MATMUL_DESC_TRANSA, &ta, sizeof(ta)));
+  R1_CUBLAS_CHECK(op, cublasLtMatmulDescSetAttribute(h.desc, CUBLASLT_MATMUL_DESC_TRANSB, &tb, sizeof(tb)));
+  if (bias) {
+    const cublasLtEpilogue_t epi = CUBLASLT_EPILOGUE_BIAS;
+    const cudaDataType bias_type = CUDA_R_16BF;
+    R1_CUBLAS_CHECK(op, cublasLtMatmulDescSetAttribute(h.desc, CUBLASLT_MATMUL_DESC_EPILOGUE, &epi, sizeof(epi)));
+    R1_CUBLAS_CHECK(op, cublasLtMatmulDescSetAttribute(h.desc, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bias, sizeof(bias)));
+    R1_CUBLAS_CHECK(op, cublasLtMatmulDescSetAttribute(h.desc, CUBLASLT_MATMUL_DESC_BIAS_DATA_TYPE, &bias_type,
+                                                       sizeof(bias_type)));
+  }
+  R1_CUBLAS_CHECK(op, cublasLtMatrixLayoutCreate(&h.la, CUDA_R_16BF, trans_a ? k : m, trans_a ? m : k, lda));
+  R1_CUBLAS_CHECK(op, cublasLtMatrixLayoutCreate(&h.lb, CUDA_R_16BF, k, n, ldb));
+  R1_CUBLAS_CHECK(op, cublasLtMatrixLayoutCreate(&h.lc, c_type, m, n, ldc));
+  R1_CUBLAS_CHECK(op, cublasLtMatmulPreferenceCreate(&h.pref));
+  const size_t ws = ctx.workspace_bytes();
+  R1_CUBLAS_CHECK(op, cublasLtMatmulPreferenceSetAttribute(h.pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &ws,
+                                                           sizeof(ws)));
+  const uint32_t aa = key.align_a, ab = key.align_b, ac = key.align_c;
+  R1_CUBLAS_CHECK(op, cublasLtMatmulPreferenceSetAttribute(h.pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES, &aa,
+                                                           sizeof(aa)));
+  R1_CUBLAS_CHECK(op, cublasLtMatmulPreferenceSetAttribute(h.pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES, &ab,
+                                                           sizeof(ab)));
+  R1_CUBLAS_CHECK(op, cublasLtMatmulPreferenceSetAttribute(h.pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, &ac,
+                                                           sizeof(ac)));
+  R1_CUBLAS_CHECK(op, cublasLtMatmulPreferenceSetAttribute(h.pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES, &ac,
+                                                           sizeof(ac)));
+  std::vector<cublasLtMatmulHeuristicResult_t> results(32);
+  int found = 0;
+  R1_CUBLAS_CHECK(op, cublasLtMatmulAlgoGetHeuristic(ctx.blas(), h.desc, h.la, h.lb, h.lc, h.lc, h.pref,
+                                                     int(results.size()), results.data(), &found));
+  if (found == 0) return;  // gemm() reports it
+  cudaEvent_t t0, t1;
+  R1_CUDA_CHECK(op, cudaEventCreate(&t0));
+  R1_CUDA_CHECK(op, cudaEventCreate(&t1));
+  const float beta = 0.0f;
+  float best_ms = 1e30f;
+  int best = -1;
+  for (int i = 0; i < found; i++) {
+    if (results[size_t(i)].state != CUBLAS_STATUS_SUCCESS || results[size_t(i)].workspaceSize > ws) continue;
+    auto run = [&] {
+      return cublasLtMatmul(ctx.blas(), h.desc, &alpha, A, h.la, B, h.lb, &beta, C, h.lc, C, h.lc,
+                            &results[size_t(i)].algo, ctx.workspace(), ws, ctx.stream());
+    };
+    if (run() != CUBLAS_STATUS_SUCCESS) continue;  // an algorithm this shape cannot run: skip it
+    constexpr int kReps = 5;
+    cudaEventRecord(t0, ctx.stream());
+    for (int r = 0; r < kReps; r++) run();
+    cudaEventRecord(t1, ctx.stream());
+    R1_CUDA_CHECK(op, cudaEventSynchronize(t1));
+    float ms = 0;
+    cudaEventElapsedTime(&ms, t0, t1);
+    if (ms < best_ms) best_ms = ms, best = i;
+  }
+  cudaEventDestroy(t0);
+  cudaEventDestroy(t1);
+  cudaGetLastError();  // clear a launch error left by a skipped algorithm
+  if (best >= 0) algos.emplace(key, results[size_t(best)].algo);
+}
+
+}  // namespace
+
+void decode_linear(Context& ctx, bf16* y, const bf16* x, const bf16* W, const bf16* bias, int T, int I, int O) {
+  if (T <= 0) return;
+  // The key linear_forward's gemm() builds: m = O, n = T, k = I, A = W transposed, B = x, bf16 output.
+  tune(ctx, "decode_linear", true, O, T, I, W, I, x, I, y, CUDA_R_16BF, O, bias, 1.0f);
+  linear_forward(ctx, y, x, W, bias, T, I, O);
+}
+
+void decode_lm_head(Context& ctx, float* logits, const bf16* x, const bf16* W, int n, int C, int V) {
+  if (n <= 0) return;
+  tune(ctx, "decode_lm_head", true, V, n, C, W, C, x, C, logits, CUDA_R_32F, V, nullptr, 1.0f);
+  lm_head_logits(ctx, logits, x, W, n, C, V);
+}
+
+}  // namespace r1::cuda

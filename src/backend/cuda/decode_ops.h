@@ -1,0 +1,86 @@
+// The CUDA ops of the rollout (decode) path, beside the training ops of backend/cuda/ops.h: the paged KV cache
+// (write a token's K/V into its page slot, copy pages for copy-on-write), decode attention over the paged cache
+// for a batch of sequences of different lengths, and fused token sampling over a batch of logits rows.
+//
+// KV pool layout (what gen::KvCache does on the CPU, in bf16): one allocation [2 * layers][num_pages][page_size]
+// [Hkv][D]; layer l's K pool is block 2l, its V pool block 2l+1. A token's "slot" is page * page_size + row; its
+// K row lives at pool + slot * Hkv * D. Page tables are CSR: sequence b owns pages indices[indptr[b] ..
+// indptr[b+1]) in order. All integer arrays are device pointers; every op is asynchronous on ctx's stream and
+// never allocates (no Context::scratch), so the whole decode step can be captured in a CUDA graph.
+#pragma once
+#include <cuda_bf16.h>
+
+#include <cstdint>
+
+#include "backend/cuda/context.h"
+
+namespace r1::cuda {
+
+using bf16 = __nv_bfloat16;
+
+// ---- paged KV cache (kv_ops.cu) ----
+// k_pool[slots[t]] = k[t], v_pool[slots[t]] = v[t] for T tokens; a row is `row` = Hkv * D elements.
+void kv_write(Context& ctx, bf16* k_pool, bf16* v_pool, const bf16* k, const bf16* v, const int32_t* slots, int T,
+              int row);
+// Copy-on-write: page src[i] -> page dst[i] for n pairs, in every one of the pool_count pools (2 * layers) of
+// `pool_elems` elements each. page_elems = page_size * Hkv * D.
+void kv_copy_pages(Context& ctx, bf16* pools, int64_t pool_elems, int pool_count, const int32_t* src, const int32_t* dst,
+                   int n, int page_elems);
+// dst[i, :] = src[rows[i], :] (the prompt's last-token rows before the LM head).
+void gather_rows(Context& ctx, bf16* dst, const bf16* src, const int32_t* rows, int n, int C);
+
+// ---- decode fusions (decode_fused.cu): bitwise what the unfused ops compute, in fewer launches ----
+// rope_forward on q [T, Hq, D] in place and on k [T, Hkv, D], then kv_write of the rotated k and of v (k itself
+// is left unrotated: only the cache needs it).
+void decode_rope_kv_write(Context& ctx, bf16* q, const bf16* k, const bf16* v, bf16* k_pool, bf16* v_pool,
+                          const int32_t* positions, const int32_t* slots, const float* cos_table,
+                          const float* sin_table, int T, int Hq, int Hkv, int D);
+// x += delta (bf16, as add_inplace), then out = rmsnorm_forward(x) with rstd [T].
+void add_rmsnorm(Context& ctx, bf16* x, const bf16* delta, bf16* out, float* rstd, const bf16* weight, int T, int C,
+                 float eps);
+
+// ---- measured GEMM choice (decode_gemm.cpp) ----
+// linear_forward / lm_head_logits, except that the first call for a shape (and pointer alignments) times every
+// algorithm cuBLASLt's heuristic offers and stores the fastest in ctx's GemmCache, where gemm() finds it. Call
+// once outside a graph capture per shape (a capture then records the chosen algorithm).
+void decode_linear(Context& ctx, bf16* y, const bf16* x, const bf16* W, const bf16* bias, int T, int I, int O);
+void decode_lm_head(Context& ctx, float* logits, const bf16* x, const bf16* W, int n, int C, int V);
+
+// ---- paged decode attention (decode_attention.cu) ----
+// One query token per sequence: q, out [B, Hq, D]; sequence b attends to its first lens[b] cached tokens
+// (lens[b] >= 1; the new token's K/V is written first). Query head h reads kv head h / (Hq / Hkv); scale
+// 1/sqrt(D); lse [B, Hq] (may be null) receives the log-sum-exp of the scaled scores. A block owns one
+// (sequence, kv head, split) and reads each K/V row once for all query heads of the group. The context is cut
+// into `splits` chunks of split_len tokens (splits * split_len >= the longest lens[b]; blocks past a sequence's
+// end exit); with splits > 1, partial results go to `workspace` (decode_attention_workspace_floats) and a second
+// kernel merges them. Head dims 64 and 128.
+struct DecodeAttentionPlan {
+  int splits = 1, split_len = 0;
+};
+// Splits that keep every SM busy for B sequences of up to max_len tokens (a pure function: graphs reuse it).
+DecodeAttentionPlan plan_decode_attention(int B, int Hkv, int max_len, int num_sms);
+int64_t decode_attention_workspace_floats(int B, int Hq, int D, int splits);
+void paged_decode_attention(Context& ctx, bf16* out, float* lse, const bf16* q, const bf16* k_pool,
+                            const bf16* v_pool, const int32_t* indptr, const int32_t* indices, const int32_t* lens,
+                            int B, int Hq, int Hkv, int D, int page_size, DecodeAttentionPlan plan, float* workspace);
+
+// ---- fused sampling (sampling.cu) ----
+// Per-row sampling parameters as gen::SamplingParams: temperature <= 0 is greedy; top_k 0 is off; top_p 1 is off.
+struct RowSampling {
+  float temperature = 1.0f;
+  int32_t top_k = 0;
+  float top_p = 1.0f;
+  int32_t pad = 0;
+};
+// For each row b (logits row rows ? rows[b] : b of [*, V], float32): the token the CPU sampler
+// (gen::Sampler::sample) picks for uniform u[b] — canonical order (higher logit first, lower id on ties), top-k,
+// top-p (keep while the mass before a token is below top_p), inverse CDF — or the argmax (lowest id) for greedy.
+// logprob[b] = log softmax(z)[token]; sampling_logprob[b] = log q(token) (0 for greedy). Masses are summed in
+// 2^-44 fixed point (exact, order independent: deterministic), so a draw can differ from the CPU's double sums
+// only when u falls within ~1e-9 of a boundary. token[b] = -1 marks a row with NaN logits. No full sort: the
+// canonical order is resolved by value histograms, and only the tokens of the one bin where the cumulative mass
+// crosses the target are sorted (in shared memory).
+void sample_tokens(Context& ctx, int32_t* token, float* logprob, float* sampling_logprob, const float* logits,
+                   const int32_t* rows, const RowSampling* params, const double* u, int B, int V);
+
+}  // namespace r1::cuda

@@ -1,0 +1,391 @@
+#include "model/cuda/cuda_transformer.h"
+
+#include <algorithm>
+#include <cmath>
+#include <string>
+
+#include "backend/cpu/ops.h"
+#include "backend/cuda/check.h"
+#include "backend/cuda/ops.h"
+#include "core/error.h"
+#include "model/transformer.h"  // rope_scaling_of
+
+namespace r1::cuda {
+
+namespace {
+
+constexpr size_t kAlign = 256;  // bytes: every activation starts 256-byte aligned (cuBLASLt, cp.async, vector loads)
+
+size_t align_up(size_t n) { return (n + kAlign - 1) / kAlign * kAlign; }
+
+// Byte offsets into one arena, assigned in order.
+struct Planner {
+  size_t used = 0;
+  size_t take(size_t bytes) {
+    const size_t at = used;
+    used += align_up(bytes);
+    return at;
+  }
+};
+
+void zero(Context& ctx, void* p, size_t bytes) { R1_CUDA_CHECK("cuda_transformer", cudaMemsetAsync(p, 0, bytes, ctx.stream())); }
+
+}  // namespace
+
+// Pointers into the activation arena for a capacity of T tokens.
+struct CudaTransformer::Acts {
+  struct Layer {
+    bf16 *x, *n1, *q, *k, *v, *att, *h, *n2, *gate, *up;
+    float *rstd1, *rstd2, *lse;
+  };
+  std::vector<Layer> layers;
+  bf16 *x_final, *n_final;
+  float* rstd_final;
+  // Scratch shared by all layers (forward: tmp, act; backward: the gradients of one layer at a time).
+  bf16 *tmp, *act, *dres, *dnorm, *dact, *dgate, *dup, *dq, *datt, *dk, *dv;
+};
+
+namespace {
+
+// Lays out the activation arena for T tokens: sizes only when base is null, else fills *a with pointers.
+template <typename Acts>
+size_t plan_acts(const ModelConfig& c, int T, char* base, Acts* a) {
+  const size_t C = c.hidden_size, F = c.intermediate_size, QD = size_t(c.num_attention_heads) * c.head_dim,
+               KVD = size_t(c.num_key_value_heads) * c.head_dim, H = c.num_attention_heads, n = size_t(T);
+  Planner p;
+  auto bf = [&](size_t elems) { return base ? reinterpret_cast<bf16*>(base + p.take(elems * 2)) : (p.take(elems * 2), nullptr); };
+  auto f32 = [&](size_t elems) { return base ? reinterpret_cast<float*>(base + p.take(elems * 4)) : (p.take(elems * 4), nullptr); };
+  if (a) a->layers.resize(size_t(c.num_hidden_layers));
+  for (int l = 0; l < c.num_hidden_layers; l++) {
+    typename Acts::Layer L{};
+    L.x = bf(n * C), L.n1 = bf(n * C), L.q = bf(n * QD), L.k = bf(n * KVD), L.v = bf(n * KVD), L.att = bf(n * QD);
+    L.h = bf(n * C), L.n2 = bf(n * C), L.gate = bf(n * F), L.up = bf(n * F);
+    L.rstd1 = f32(n), L.rstd2 = f32(n), L.lse = f32(n * H);
+    if (a) a->layers[size_t(l)] = L;
+  }
+  bf16* x_final = bf(n * C);
+  bf16* n_final = bf(n * C);
+  float* rstd_final = f32(n);
+  bf16* tmp = bf(n * C);
+  bf16* act = bf(n * F);
+  bf16* dres = bf(n * C);
+  bf16* dnorm = bf(n * C);
+  bf16* dact = bf(n * F);
+  bf16* dgate = bf(n * F);
+  bf16* dup = bf(n * F);
+  bf16* dq = bf(n * QD);
+  bf16* datt = bf(n * QD);
+  bf16* dk = bf(n * KVD);
+  bf16* dv = bf(n * KVD);
+  if (a) {
+    a->x_final = x_final, a->n_final = n_final, a->rstd_final = rstd_final, a->tmp = tmp, a->act = act;
+    a->dres = dres, a->dnorm = dnorm, a->dact = dact, a->dgate = dgate, a->dup = dup, a->dq = dq, a->datt = datt;
+    a->dk = dk, a->dv = dv;
+  }
+  return p.used;
+}
+
+}  // namespace
+
+size_t CudaTransformer::activation_bytes(const ModelConfig& config, int max_tokens) {
+  return plan_acts<Acts>(config, max_tokens, nullptr, nullptr);
+}
+
+CudaTransformer::CudaTransformer(const ModelConfig& config) : config_(config), layout_(config) {
+  R1_CUDA_CHECK("CudaTransformer", cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
+  ctx_ = std::make_unique<Context>(stream_);
+  const size_t n = size_t(layout_.total());
+  host_params_.assign(n, 0.0f);
+  params_.allocate(n, "master weights (float32)");
+  grads_.allocate(n, "gradients (float32)");
+  weights_.allocate(n, "working weights (bf16)");
+  norm_sq_.allocate(1, "gradient norm");
+  R1_CUDA_CHECK("CudaTransformer", cudaMemsetAsync(params_.get(), 0, params_.bytes(), stream_));
+  R1_CUDA_CHECK("CudaTransformer", cudaMemsetAsync(grads_.get(), 0, grads_.bytes(), stream_));
+  R1_CUDA_CHECK("CudaTransformer", cudaMemsetAsync(weights_.get(), 0, weights_.bytes(), stream_));
+  // RoPE tables computed by the CPU reference: both backends rotate by bitwise the same angles.
+  const int D = config_.head_dim;
+  std::vector<float> cos_t(size_t(config_.max_position_embeddings) * D / 2), sin_t(cos_t.size());
+  cpu::rope_tables(cos_t.data(), sin_t.data(), config_.max_position_embeddings, D, config_.rope_theta,
+                   rope_scaling_of(config_));
+  rope_cos_.allocate(cos_t.size(), "rope cos table");
+  rope_sin_.allocate(sin_t.size(), "rope sin table");
+  R1_CUDA_CHECK("CudaTransformer", cudaMemcpy(rope_cos_.get(), cos_t.data(), rope_cos_.bytes(), cudaMemcpyHostToDevice));
+  R1_CUDA_CHECK("CudaTransformer", cudaMemcpy(rope_sin_.get(), sin_t.data(), rope_sin_.bytes(), cudaMemcpyHostToDevice));
+  ctx_->synchronize("CudaTransformer");
+}
+
+CudaTransformer::~CudaTransformer() {
+  if (stream_) {
+    cudaStreamSynchronize(stream_);
+    acts_.reset();
+    ctx_.reset();
+    cudaStreamDestroy(stream_);
+  }
+}
+
+void CudaTransformer::push_params() {
+  R1_CUDA_CHECK("push_params", cudaMemcpyAsync(params_.get(), host_params_.data(), params_.bytes(),
+                                               cudaMemcpyHostToDevice, stream_));
+  f32_to_bf16(*ctx_, weights_.get(), params_.get(), layout_.total());
+  ctx_->synchronize("push_params");
+}
+
+void CudaTransformer::pull_params() {
+  R1_CUDA_CHECK("pull_params", cudaMemcpyAsync(host_params_.data(), params_.get(), params_.bytes(),
+                                               cudaMemcpyDeviceToHost, stream_));
+  ctx_->synchronize("pull_params");
+}
+
+void CudaTransformer::device_params_changed(int64_t begin, int64_t end) {
+  f32_to_bf16(*ctx_, weights_.get() + begin, params_.get() + begin, end - begin);
+}
+
+void CudaTransformer::reserve(int max_tokens) {
+  if (max_tokens <= capacity_) return;
+  ctx_->synchronize("reserve");
+  acts_.reset();
+  arena_.release();
+  const size_t bytes = plan_acts<Acts>(config_, max_tokens, nullptr, nullptr);
+  arena_.allocate(bytes, "activations");
+  acts_ = std::make_unique<Acts>();
+  plan_acts(config_, max_tokens, arena_.get(), acts_.get());
+  const size_t n = size_t(max_tokens);
+  tokens_.allocate(n, "batch tokens");
+  positions_.allocate(n, "batch positions");
+  targets_.allocate(n, "batch targets");
+  cu_seqlens_.allocate(n + 1, "batch cu_seqlens");
+  logprob_.allocate(n, "log-probabilities");
+  entropy_.allocate(n, "entropies");
+  dlogprob_.allocate(n, "log-probability gradients");
+  dentropy_.allocate(n, "entropy gradients");
+  capacity_ = max_tokens;
+}
+
+void CudaTransformer::zero_grads() { zero(*ctx_, grads_.get(), grads_.bytes()); }
+
+void CudaTransformer::upload_batch(const PackedBatch& batch) {
+  const int T = batch.num_tokens(), B = batch.num_sequences();
+  auto up = [&](int32_t* dst, const std::vector<int32_t>& src) {
+    R1_CUDA_CHECK("upload_batch", cudaMemcpyAsync(dst, src.data(), src.size() * sizeof(int32_t), cudaMemcpyHostToDevice,
+                                                  stream_));
+  };
+  up(tokens_.get(), batch.tokens);
+  up(positions_.get(), batch.positions);
+  up(targets_.get(), batch.targets);
+  up(cu_seqlens_.get(), batch.cu_seqlens);
+  int max_len = 0;
+  for (int b = 0; b < B; b++) max_len = std::max(max_len, batch.cu_seqlens[b + 1] - batch.cu_seqlens[b]);
+  batch_T_ = T, batch_B_ = B, batch_max_seqlen_ = max_len;
+  // The host vectors may be freed as soon as we return: the copies must have read them.
+  ctx_->synchronize("upload_batch");
+}
+
+void CudaTransformer::forward(const PackedBatch& batch) {
+  validate_batch(config_, batch);
+  const int T = batch.num_tokens();
+  if (T > capacity_) reserve(T);
+  upload_batch(batch);
+  const ModelConfig& c = config_;
+  const int C = c.hidden_size, F = c.intermediate_size, Hq = c.num_attention_heads, Hkv = c.num_key_value_heads,
+            D = c.head_dim, B = batch_B_;
+  const bf16* W = weights_.get();
+  Context& ctx = *ctx_;
+  Acts& a = *acts_;
+  bf16* x0 = a.layers.empty() ? a.x_final : a.layers[0].x;
+  embedding_forward(ctx, x0, tokens_.get(), W + layout_.embed, T, C);
+  const size_t TC_bytes = size_t(T) * C * sizeof(bf16);
+  for (int l = 0; l < c.num_hidden_layers; l++) {
+    const auto& w = layout_.layer(l);
+    const Acts::Layer& L = a.layers[size_t(l)];
+    rmsnorm_forward(ctx, L.n1, L.rstd1, L.x, W + w.input_norm, T, C, c.rms_norm_eps);
+    linear_forward(ctx, L.q, L.n1, W + w.q_w, w.q_b >= 0 ? W + w.q_b : nullptr, T, C, Hq * D);
+    linear_forward(ctx, L.k, L.n1, W + w.k_w, w.k_b >= 0 ? W + w.k_b : nullptr, T, C, Hkv * D);
+    linear_forward(ctx, L.v, L.n1, W + w.v_w, w.v_b >= 0 ? W + w.v_b : nullptr, T, C, Hkv * D);
+    rope_forward(ctx, L.q, positions_.get(), rope_cos_.get(), rope_sin_.get(), T, Hq, D);
+    rope_forward(ctx, L.k, positions_.get(), rope_cos_.get(), rope_sin_.get(), T, Hkv, D);
+    attention_forward(ctx, L.att, L.lse, L.q, L.k, L.v, cu_seqlens_.get(), B, T, Hq, Hkv, D, batch_max_seqlen_);
+    linear_forward(ctx, a.tmp, L.att, W + w.o_w, nullptr, T, Hq * D, C);
+    R1_CUDA_CHECK("forward", cudaMemcpyAsync(L.h, L.x, TC_bytes, cudaMemcpyDeviceToDevice, stream_));
+    add_inplace(ctx, L.h, a.tmp, int64_t(T) * C);
+    rmsnorm_forward(ctx, L.n2, L.rstd2, L.h, W + w.post_norm, T, C, c.rms_norm_eps);
+    linear_forward(ctx, L.gate, L.n2, W + w.gate_w, nullptr, T, C, F);
+    linear_forward(ctx, L.up, L.n2, W + w.up_w, nullptr, T, C, F);
+    swiglu_forward(ctx, a.act, L.gate, L.up, int64_t(T) * F);
+    linear_forward(ctx, a.tmp, a.act, W + w.down_w, nullptr, T, F, C);
+    bf16* next = l + 1 < c.num_hidden_layers ? a.layers[size_t(l) + 1].x : a.x_final;
+    R1_CUDA_CHECK("forward", cudaMemcpyAsync(next, L.h, TC_bytes, cudaMemcpyDeviceToDevice, stream_));
+    add_inplace(ctx, next, a.tmp, int64_t(T) * C);
+  }
+  rmsnorm_forward(ctx, a.n_final, a.rstd_final, a.x_final, W + layout_.final_norm, T, C, c.rms_norm_eps);
+}
+
+void CudaTransformer::head_forward(const PackedBatch& batch, float* logprob, float* entropy, float inv_temperature) {
+  const int T = batch.num_tokens();
+  if (T != batch_T_) throw Error("head_forward: batch differs from the last forward");
+  lm_head_forward(*ctx_, logprob_.get(), entropy ? entropy_.get() : nullptr, acts_->n_final,
+                  weights_.get() + layout_.lm_head, targets_.get(), T, config_.hidden_size, config_.vocab_size,
+                  inv_temperature, head_chunk_);
+  R1_CUDA_CHECK("head_forward", cudaMemcpyAsync(logprob, logprob_.get(), size_t(T) * sizeof(float),
+                                                cudaMemcpyDeviceToHost, stream_));
+  if (entropy)
+    R1_CUDA_CHECK("head_forward", cudaMemcpyAsync(entropy, entropy_.get(), size_t(T) * sizeof(float),
+                                                  cudaMemcpyDeviceToHost, stream_));
+  ctx_->synchronize("head_forward");
+}
+
+void CudaTransformer::backward(const PackedBatch& batch, const float* dlogprob, const float* dentropy,
+                               float inv_temperature) {
+  const int T = batch.num_tokens();
+  if (T != batch_T_) throw Error("backward: batch differs from the last forward");
+  const ModelConfig& c = config_;
+  const int C = c.hidden_size;
+  Context& ctx = *ctx_;
+  Acts& a = *acts_;
+  const bf16* W = weights_.get();
+  float* G = grads_.get();
+  const size_t TC = size_t(T) * C * sizeof(bf16);
+  R1_CUDA_CHECK("backward", cudaMemcpyAsync(dlogprob_.get(), dlogprob, size_t(T) * sizeof(float),
+                                            cudaMemcpyHostToDevice, stream_));
+  if (dentropy)
+    R1_CUDA_CHECK("backward", cudaMemcpyAsync(dentropy_.get(), dentropy, size_t(T) * sizeof(float),
+                                              cudaMemcpyHostToDevice, stream_));
+  zero(ctx, a.dnorm, TC);
+  lm_head_backward(ctx, a.dnorm, G + layout_.lm_head, dlogprob_.get(), dentropy ? dentropy_.get() : nullptr, a.n_final,
+                   W + layout_.lm_head, targets_.get(), T, C, c.vocab_size, inv_temperature, head_chunk_);
+  backward_trunk();
+  // Callers reuse their host buffers at once: keep the host and the device in step.
+  ctx.synchronize("backward");
+}
+
+// From d(loss)/d(final norm output) in dnorm down to the embeddings.
+void CudaTransformer::backward_trunk() {
+  const int T = batch_T_, B = batch_B_;
+  const ModelConfig& c = config_;
+  const int C = c.hidden_size, F = c.intermediate_size, Hq = c.num_attention_heads, Hkv = c.num_key_value_heads,
+            D = c.head_dim;
+  Context& ctx = *ctx_;
+  Acts& a = *acts_;
+  const bf16* W = weights_.get();
+  float* G = grads_.get();
+  const size_t TC = size_t(T) * C * sizeof(bf16), TF = size_t(T) * F * sizeof(bf16),
+               TQ = size_t(T) * Hq * D * sizeof(bf16), TKV = size_t(T) * Hkv * D * sizeof(bf16);
+  zero(ctx, a.dres, TC);
+  rmsnorm_backward(ctx, a.dres, G + layout_.final_norm, a.dnorm, a.x_final, W + layout_.final_norm, a.rstd_final, T, C);
+
+  for (int l = c.num_hidden_layers - 1; l >= 0; l--) {
+    const auto& w = layout_.layer(l);
+    const Acts::Layer& L = a.layers[size_t(l)];
+    // MLP. The SwiGLU product was not saved: recompute it for down_proj's weight gradient.
+    swiglu_forward(ctx, a.act, L.gate, L.up, int64_t(T) * F);
+    zero(ctx, a.dact, TF);
+    linear_backward(ctx, a.dact, G + w.down_w, nullptr, a.dres, a.act, W + w.down_w, T, F, C);
+    zero(ctx, a.dgate, TF);
+    zero(ctx, a.dup, TF);
+    swiglu_backward(ctx, a.dgate, a.dup, a.dact, L.gate, L.up, int64_t(T) * F);
+    zero(ctx, a.dnorm, TC);
+    linear_backward(ctx, a.dnorm, G + w.gate_w, nullptr, a.dgate, L.n2, W + w.gate_w, T, C, F);
+    linear_backward(ctx, a.dnorm, G + w.up_w, nullptr, a.dup, L.n2, W + w.up_w, T, C, F);
+    rmsnorm_backward(ctx, a.dres, G + w.post_norm, a.dnorm, L.h, W + w.post_norm, L.rstd2, T, C);
+    // Attention.
+    zero(ctx, a.datt, TQ);
+    linear_backward(ctx, a.datt, G + w.o_w, nullptr, a.dres, L.att, W + w.o_w, T, Hq * D, C);
+    zero(ctx, a.dq, TQ);
+    zero(ctx, a.dk, TKV);
+    zero(ctx, a.dv, TKV);
+    attention_backward(ctx, a.dq, a.dk, a.dv, a.datt, L.q, L.k, L.v, L.att, L.lse, cu_seqlens_.get(), B, T, Hq, Hkv, D,
+                       batch_max_seqlen_);
+    rope_backward(ctx, a.dq, positions_.get(), rope_cos_.get(), rope_sin_.get(), T, Hq, D);
+    rope_backward(ctx, a.dk, positions_.get(), rope_cos_.get(), rope_sin_.get(), T, Hkv, D);
+    zero(ctx, a.dnorm, TC);
+    linear_backward(ctx, a.dnorm, G + w.q_w, w.q_b >= 0 ? G + w.q_b : nullptr, a.dq, L.n1, W + w.q_w, T, C, Hq * D);
+    linear_backward(ctx, a.dnorm, G + w.k_w, w.k_b >= 0 ? G + w.k_b : nullptr, a.dk, L.n1, W + w.k_w, T, C, Hkv * D);
+    linear_backward(ctx, a.dnorm, G + w.v_w, w.v_b >= 0 ? G + w.v_b : nullptr, a.dv, L.n1, W + w.v_w, T, C, Hkv * D);
+    rmsnorm_backward(ctx, a.dres, G + w.input_norm, a.dnorm, L.x, W + w.input_norm, L.rstd1, T, C);
+  }
+  embedding_backward(ctx, G + layout_.embed, a.dres, tokens_.get(), T, C);
+}
+
+double CudaTransformer::cross_entropy_step(const PackedBatch& batch, bool train) {
+  const int T = batch.num_tokens();
+  const int64_t n_targets = batch.num_targets();
+  if (n_targets == 0) throw Error("batch has no target tokens");
+  forward(batch);
+  std::vector<float> logprob(size_t(T), 0.0f);
+  if (!train) {
+    head_forward(batch, logprob.data(), nullptr);
+  } else {
+    // d(mean loss)/d(logprob) = -1/N is known before the logits are: one fused pass over the vocabulary.
+    std::vector<float> dlogprob(size_t(T), 0.0f);
+    for (int t = 0; t < T; t++) dlogprob[t] = batch.targets[t] >= 0 ? float(-1.0 / double(n_targets)) : 0.0f;
+    Context& ctx = *ctx_;
+    R1_CUDA_CHECK("cross_entropy_step", cudaMemcpyAsync(dlogprob_.get(), dlogprob.data(), size_t(T) * sizeof(float),
+                                                        cudaMemcpyHostToDevice, stream_));
+    zero(ctx, acts_->dnorm, size_t(T) * config_.hidden_size * sizeof(bf16));
+    lm_head_forward_backward(ctx, logprob_.get(), nullptr, acts_->dnorm, grads_.get() + layout_.lm_head,
+                             dlogprob_.get(), nullptr, acts_->n_final, weights_.get() + layout_.lm_head, targets_.get(),
+                             T, config_.hidden_size, config_.vocab_size, 1.0f, head_chunk_);
+    backward_trunk();
+    R1_CUDA_CHECK("cross_entropy_step", cudaMemcpyAsync(logprob.data(), logprob_.get(), size_t(T) * sizeof(float),
+                                                        cudaMemcpyDeviceToHost, stream_));
+    ctx.synchronize("cross_entropy_step");
+  }
+  double loss = 0;
+  for (int t = 0; t < T; t++) loss -= batch.targets[t] >= 0 ? logprob[t] : 0.0f;
+  return loss / double(n_targets);
+}
+
+double CudaTransformer::grad_sum_squares(int64_t begin, int64_t end) {
+  if (begin < 0 || end > layout_.total() || begin > end) throw Error("grad_sum_squares: range outside the model");
+  grad_norm_squared(*ctx_, norm_sq_.get(), grads_.get() + begin, end - begin, false);
+  double s = 0;
+  R1_CUDA_CHECK("grad_sum_squares", cudaMemcpyAsync(&s, norm_sq_.get(), sizeof(double), cudaMemcpyDeviceToHost, stream_));
+  ctx_->synchronize("grad_sum_squares");
+  return s;
+}
+
+void CudaTransformer::init_optimizer_state(int64_t begin, int64_t end) {
+  if (begin < 0 || end > layout_.total() || begin > end) throw Error("init_optimizer_state: range outside the model");
+  adam_begin_ = begin, adam_count_ = end - begin;
+  adam_m_.allocate(size_t(adam_count_), "AdamW first moments");
+  adam_v_.allocate(size_t(adam_count_), "AdamW second moments");
+  zero(*ctx_, adam_m_.get(), adam_m_.bytes());
+  zero(*ctx_, adam_v_.get(), adam_v_.bytes());
+}
+
+void CudaTransformer::adamw(const AdamWUpdate& u, int64_t begin, int64_t end) {
+  if (begin < adam_begin_ || end > adam_begin_ + adam_count_ || begin > end)
+    throw Error("adamw: range outside the optimizer state (init_optimizer_state first)");
+  for (const ParamInfo& p : layout_.params()) {
+    const int64_t b = std::max(begin, p.offset), e = std::min(end, p.offset + p.numel());
+    if (b >= e) continue;
+    const int64_t m = b - adam_begin_;
+    adamw_update(*ctx_, params_.get() + b, weights_.get() + b, grads_.get() + b, adam_m_.get() + m, adam_v_.get() + m,
+                 e - b, u.beta1, u.beta2, u.eps, u.weight_decay, u.lr, u.step, p.weight_decay, u.grad_scale);
+  }
+}
+
+void CudaTransformer::read_optimizer_state(float* m, float* v, int64_t begin, int64_t end) const {
+  if (begin < adam_begin_ || end > adam_begin_ + adam_count_ || begin > end)
+    throw Error("read_optimizer_state: range outside the optimizer state");
+  const size_t off = size_t(begin - adam_begin_), bytes = size_t(end - begin) * sizeof(float);
+  R1_CUDA_CHECK("read_optimizer_state", cudaMemcpyAsync(m, adam_m_.get() + off, bytes, cudaMemcpyDeviceToHost, stream_));
+  R1_CUDA_CHECK("read_optimizer_state", cudaMemcpyAsync(v, adam_v_.get() + off, bytes, cudaMemcpyDeviceToHost, stream_));
+  R1_CUDA_CHECK("read_optimizer_state", cudaStreamSynchronize(stream_));
+}
+
+void CudaTransformer::write_optimizer_state(const float* m, const float* v, int64_t begin, int64_t end) {
+  if (begin < adam_begin_ || end > adam_begin_ + adam_count_ || begin > end)
+    throw Error("write_optimizer_state: range outside the optimizer state");
+  const size_t off = size_t(begin - adam_begin_), bytes = size_t(end - begin) * sizeof(float);
+  R1_CUDA_CHECK("write_optimizer_state", cudaMemcpyAsync(adam_m_.get() + off, m, bytes, cudaMemcpyHostToDevice, stream_));
+  R1_CUDA_CHECK("write_optimizer_state", cudaMemcpyAsync(adam_v_.get() + off, v, bytes, cudaMemcpyHostToDevice, stream_));
+  ctx_->synchronize("write_optimizer_state");
+}
+
+void register_cuda_model() {
+  register_model_factory(Device::CUDA,
+                         [](const ModelConfig& c) -> std::unique_ptr<TrainableModel> { return std::make_unique<CudaTransformer>(c); });
+}
+
+}  // namespace r1::cuda

@@ -1,0 +1,115 @@
+// Data-parallel SFT through the real job code (run_sft): 2 torchrun-style ranks give the metrics of 1 process
+// on the same global batches, only rank 0 writes the run directory, and a checkpoint written by 2 ranks
+// resumes on 1 to the same end.
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <fstream>
+
+#include "core/config.h"
+#include "data/reasoning_corpus.h"
+#include "dist_test_util.h"
+#include "model/checkpoint_io.h"
+#include "model/config.h"
+#include "tokenizer/bpe_trainer.h"
+#include "tokenizer/tokenizer.h"
+#include "train/metrics.h"
+#include "train/sft.h"
+
+namespace r1 {
+namespace {
+
+namespace fs = std::filesystem;
+
+// A BPE tokenizer trained on a little of the built-in corpus and one random transformer block of width 32.
+std::string micro_model(const fs::path& dir) {
+  data::CorpusOptions co;
+  co.documents = 200;
+  BpeTrainerOptions to;
+  to.vocab_size = 280;
+  to.special_tokens = {"<|endoftext|>"};
+  write_trained_tokenizer(train_bpe(data::pretraining_corpus(co, "User: ", "Assistant:"), to), to, dir.string());
+  const Tokenizer tok = Tokenizer::from_dir(dir.string());
+  ModelConfig c = builtin_model_config("tiny");
+  c.vocab_size = tok.vocab_size();
+  c.hidden_size = 32, c.intermediate_size = 64, c.num_attention_heads = 2, c.num_key_value_heads = 1, c.head_dim = 16;
+  c.num_hidden_layers = 1;
+  c.eos_token_ids = {tok.token_to_id("<|endoftext|>")};
+  ParamLayout layout(c);
+  std::vector<float> p(static_cast<size_t>(layout.total()));
+  init_params(c, layout, p.data(), 3);
+  save_hf_checkpoint(dir.string(), c, layout, p.data());
+  return dir.string();
+}
+
+std::string sft_yaml(const std::string& model) {
+  return "model: {path: " + model +
+         "}\n"
+         "data: {source: addition, count: 64, eval_count: 12, min_digits: 1, max_digits: 2}\n"
+         "train: {max_steps: 4, batch_tokens: 400}\n"
+         "optim: {lr: 0.01, warmup_steps: 1}\n"
+         "eval: {every: 2, batch_tokens: 200}\n"
+         "checkpoint: {every: 2}\n";
+}
+
+SftSummary run(const std::string& yaml, const std::string& run_dir, bool resume = false, int max_steps = -1) {
+  SftRunOptions o;
+  o.run_dir = run_dir, o.resume = resume, o.max_steps_this_run = max_steps;
+  return run_sft(parse_config(yaml, "sft.yaml", sft_config_schema()), o);
+}
+
+TEST(DistWorker, Sft) {
+  R1_DIST_WORKER_ONLY();
+  std::ifstream f(std::getenv("R1_TEST_SFT_YAML"));
+  const std::string yaml((std::istreambuf_iterator<char>(f)), {});
+  const char* max = std::getenv("R1_TEST_SFT_MAX_STEPS");
+  run(yaml, std::getenv("R1_TEST_SFT_RUN"), false, max ? std::atoi(max) : -1);
+}
+
+std::map<int64_t, std::map<std::string, double>> metrics_of(const fs::path& run) {
+  std::map<int64_t, std::map<std::string, double>> out;
+  for (const auto& r : read_metrics(run / "metrics.jsonl"))
+    for (const auto& [k, v] : r.values)
+      if (k.rfind("perf/", 0) != 0) out[r.step][k] = v;
+  return out;
+}
+
+void expect_same_metrics(const fs::path& a, const fs::path& b, double tol) {
+  const auto ma = metrics_of(a), mb = metrics_of(b);
+  ASSERT_EQ(ma.size(), mb.size());
+  for (const auto& [step, values] : ma)
+    for (const auto& [k, v] : values) {
+      ASSERT_TRUE(mb.at(step).count(k)) << "step " << step << " " << k;
+      EXPECT_NEAR(mb.at(step).at(k), v, tol * std::max(1.0, std::abs(v))) << "step " << step << " " << k;
+    }
+}
+
+TEST(DistSft, TwoRanksMatchOneAndTheirCheckpointResumesOnOne) {
+  const fs::path dir = test::scratch_dir("sft");
+  const std::string model = micro_model(dir / "model");
+  const std::string yaml = sft_yaml(model);
+  { std::ofstream(dir / "sft.yaml") << yaml; }
+
+  run(yaml, (dir / "one").string());  // one process (no launcher variables): the reference
+
+  const auto two = test::spawn_ranks("Sft", 2, dir, {{"R1_TEST_SFT_YAML", (dir / "sft.yaml").string()},
+                                                     {"R1_TEST_SFT_RUN", (dir / "two").string()}});
+  for (const auto& r : two) ASSERT_EQ(r.status, 0) << r.log;
+  expect_same_metrics(dir / "one", dir / "two", 1e-5);
+  EXPECT_GT(metrics_of(dir / "two").at(1).at("train/sequences"), 1.0);  // both ranks had sequences to share
+  EXPECT_TRUE(fs::exists(dir / "two" / "report.html"));
+  EXPECT_TRUE(fs::exists(dir / "two" / "checkpoints" / "step_000004" / "optimizer.safetensors"));
+
+  // Killed after 2 steps with 2 ranks; resumed by one process.
+  const auto half = test::spawn_ranks("Sft", 2, dir, {{"R1_TEST_SFT_YAML", (dir / "sft.yaml").string()},
+                                                      {"R1_TEST_SFT_RUN", (dir / "resumed").string()},
+                                                      {"R1_TEST_SFT_MAX_STEPS", "2"}});
+  for (const auto& r : half) ASSERT_EQ(r.status, 0) << r.log;
+  const SftSummary s = run(yaml, (dir / "resumed").string(), true);
+  EXPECT_EQ(s.steps, 4);
+  expect_same_metrics(dir / "one", dir / "resumed", 1e-5);
+  fs::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace r1
