@@ -5,18 +5,21 @@ Run on the GPU machine (torch + transformers; uses CUDA when present, else the C
 
     python3 bench/hf_compat/bf16_check.py --out $OUT/hf_bf16
 
-For each model of make_fixtures.py (same seeds, so the same float32 weights as tests/fixtures/hf) it:
+For each model of make_fixtures.py (same seeds, so the same float32 weights as tests/fixtures/hf; a model whose
+head_dim has no r1 CUDA kernels is widened to head_dim 64 first, see cuda_spec) it:
   1. rounds the weights to bfloat16 and saves them with save_pretrained (config.json says bfloat16) -> <out>/<name>/;
   2. runs transformers in bfloat16 on the fixture sequences (each alone, positions 0..L-1) and records logits,
      per-token log p(next token) and entropies — and the same in float32 on the SAME bf16-rounded weights, which
      separates bf16 arithmetic error from weight rounding;
   3. decodes greedily for 32 steps from a prompt (the first sequence's first 8 tokens), one full forward per step
      (no KV cache, so nothing but the arithmetic differs from r1), in bf16 and in float32, with the top-1/top-2
-     logit margin of every step: a step whose margin is below bf16 noise may flip legitimately.
+     logit margin of every step (a step whose margin is below bf16 noise may flip legitimately) and the log-prob of
+     the chosen token (what r1's engine reports per token).
 Writes <out>/<name>/reference_bf16.safetensors and <out>/manifest_bf16.json. tests/gpu/hf_bf16_check.cu reads them
 (R1 CUDA model: per-token log-probs/entropies within bf16 tolerance, the same 32 greedy tokens).
 """
 import argparse
+import copy
 import json
 import os
 import sys
@@ -35,6 +38,20 @@ except ImportError as e:  # pragma: no cover
 
 GREEDY_STEPS = 32
 PROMPT_TOKENS = 8
+CUDA_HEAD_DIMS = (64, 128)  # head dims both r1's CUDA training attention and its decode attention support
+
+
+def cuda_spec(spec):
+    """The fixture model, or where its head_dim has no CUDA kernels (the Qwen2 fixtures' 8) the same model with
+    hidden_size = heads x 64 (name suffix _hd64): seed, vocabulary, GQA, biases, tying and sequences are kept, the
+    weights are not the float32 fixture's."""
+    c = spec["config"]
+    if c.get("head_dim", c["hidden_size"] // c["num_attention_heads"]) in CUDA_HEAD_DIMS:
+        return spec
+    wide = copy.deepcopy(spec)
+    wide["config"]["hidden_size"] = c["num_attention_heads"] * 64
+    wide["name"] = spec["name"] + "_hd64"
+    return wide
 
 
 @torch.no_grad()
@@ -57,9 +74,10 @@ def per_token(model, seqs, device):
 
 @torch.no_grad()
 def greedy(model, prompt, steps, device):
-    """Greedy continuation with a full forward per step; returns tokens and the top1 - top2 logit margins."""
+    """Greedy continuation with a full forward per step; returns tokens, the top1 - top2 logit margins and
+    log p(chosen token)."""
     ids = list(prompt)
-    tokens, margins = [], []
+    tokens, margins, logprobs = [], [], []
     for _ in range(steps):
         x = torch.tensor([ids], device=device)
         logits = model(input_ids=x, position_ids=torch.arange(len(ids), device=device)[None],
@@ -67,8 +85,9 @@ def greedy(model, prompt, steps, device):
         top = torch.topk(logits, 2)
         tokens.append(int(top.indices[0]))
         margins.append(float(top.values[0] - top.values[1]))
+        logprobs.append(float(torch.log_softmax(logits, dim=-1)[tokens[-1]]))
         ids.append(tokens[-1])
-    return tokens, margins
+    return tokens, margins, logprobs
 
 
 def load(path, dtype, device):
@@ -98,14 +117,17 @@ def build_one(spec, out, device):
     logits16, lp16, ent16 = per_token(m16, seqs, device)
     logits32, lp32, ent32 = per_token(m32, seqs, device)
     prompt = seqs[0][:PROMPT_TOKENS]
-    g16, margin16 = greedy(m16, prompt, GREEDY_STEPS, device)
-    g32, margin32 = greedy(m32, prompt, GREEDY_STEPS, device)
+    g16, margin16, glp16 = greedy(m16, prompt, GREEDY_STEPS, device)
+    g32, margin32, glp32 = greedy(m32, prompt, GREEDY_STEPS, device)
+    # Float tensors only: r1's safetensors reader accepts F32/BF16/F16, so the token ids (prompt, greedy tokens,
+    # sequences) live in the manifest.
     ref = {
         "logits_bf16": logits16, "logprobs_bf16": lp16, "entropy_bf16": ent16,
         "logits_f32": logits32, "logprobs_f32": lp32, "entropy_f32": ent32,
-        "greedy_prompt": torch.tensor(prompt, dtype=torch.int32),
-        "greedy_bf16": torch.tensor(g16, dtype=torch.int32), "margins_bf16": torch.tensor(margin16),
-        "greedy_f32": torch.tensor(g32, dtype=torch.int32), "margins_f32": torch.tensor(margin32),
+        "margins_bf16": torch.tensor(margin16, dtype=torch.float32),
+        "margins_f32": torch.tensor(margin32, dtype=torch.float32),
+        "greedy_logprobs_bf16": torch.tensor(glp16, dtype=torch.float32),
+        "greedy_logprobs_f32": torch.tensor(glp32, dtype=torch.float32),
     }
     save_file({k: v.contiguous() for k, v in ref.items()}, os.path.join(d, "reference_bf16.safetensors"),
               metadata={"format": "pt"})
@@ -135,7 +157,7 @@ def main():
     device = torch.device(args.device)
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"
     print(f"torch {torch.__version__}, transformers {transformers.__version__}, device {name}")
-    entries = [build_one(s, args.out, device) for s in mf.MODELS]
+    entries = [build_one(cuda_spec(s), args.out, device) for s in mf.MODELS]
     manifest = {"generator": "bench/hf_compat/bf16_check.py", "device": name, "attention": "eager",
                 "versions": {"torch": torch.__version__, "transformers": transformers.__version__,
                              "safetensors": safetensors.__version__},

@@ -21,7 +21,8 @@ Sequences are run through transformers one at a time with position_ids 0..L-1 â€
 batch means (attention causal within each sequence, positions restarting per sequence).
 
 Weights are re-drawn after construction so that nothing is at a symmetric default: RMSNorm gains around 1,
-non-zero q/k/v biases, matrices ~ N(0, 1/fan_in), embeddings large enough that logits spread over several nats.
+non-zero biases (q/k/v; also o_proj and gate/up/down in llama3_bias), matrices ~ N(0, 1/fan_in), embeddings
+large enough that logits spread over several nats.
 RoPE is set to non-default values (theta 1e6 / 5e5, llama3 scaling with original_max_position_embeddings 32 so
 that all three llama3 frequency bands occur within the first 20 positions): a loader that misread the rope keys
 would fail the logits check. The effective inverse frequencies are checked against an independent formula.
@@ -81,6 +82,19 @@ MODELS = [
                        bos_token_id=1, eos_token_id=[2, 3]),
         "rope": {"rope_type": "llama3", "rope_theta": 500000.0, "factor": 8.0, "low_freq_factor": 1.0,
                  "high_freq_factor": 4.0, "original_max_position_embeddings": 32},
+    },
+    {
+        # Llama with every bias transformers' LlamaForCausalLM can have: attention_bias (q/k/v AND o_proj) and
+        # mlp_bias (gate/up/down). head_dim 64 (what the CUDA kernels support), hidden 16 and vocab 128 keep it
+        # small (~20k parameters) so the fixtures stay under MAX_TOTAL_BYTES.
+        "name": "llama3_bias",
+        "model_type": "llama",
+        "seed": 14,
+        "config": dict(vocab_size=128, hidden_size=16, intermediate_size=48, num_hidden_layers=2,
+                       num_attention_heads=2, num_key_value_heads=1, head_dim=64, max_position_embeddings=128,
+                       rms_norm_eps=1e-5, tie_word_embeddings=True, attention_bias=True, mlp_bias=True,
+                       bos_token_id=1, eos_token_id=2),
+        "rope": {"rope_type": "default", "rope_theta": 500000.0},
     },
 ]
 
@@ -212,6 +226,7 @@ def config_expect(spec, cfg_json):
                               "original_max_position_embeddings")},
         "tie_word_embeddings": c["tie_word_embeddings"],
         "attention_bias": spec["model_type"] == "qwen2" or c.get("attention_bias", False),
+        "mlp_bias": spec["model_type"] == "llama" and c.get("mlp_bias", False),
         # What transformers actually wrote, so a parse failure can be explained from the manifest alone.
         "config_json_rope_keys": sorted(k for k in cfg_json if "rope" in k),
     }
@@ -266,13 +281,22 @@ def build_one(spec, out_dir):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", default="tests/fixtures/hf")
-    ap.add_argument("--only", nargs="*", help="build only these models (default: all)")
+    ap.add_argument("--only", nargs="*",
+                    help="build only these models (default: all); the other models' entries of an existing "
+                         "manifest.json are kept")
     args = ap.parse_args()
     torch.set_default_dtype(torch.float32)
     torch.set_num_threads(1)  # deterministic float32 reductions
     os.makedirs(args.out, exist_ok=True)
     print(f"torch {torch.__version__}, transformers {transformers.__version__}, safetensors {safetensors.__version__}")
     entries = [build_one(s, args.out) for s in MODELS if not args.only or s["name"] in args.only]
+    manifest_path = os.path.join(args.out, "manifest.json")
+    if args.only and os.path.exists(manifest_path):
+        # Keep the models not rebuilt (their directories are untouched), in MODELS order.
+        with open(manifest_path) as f:
+            kept = {e["name"]: e for e in json.load(f)["models"] if e["name"] not in args.only}
+        built = {e["name"]: e for e in entries}
+        entries = [built.get(s["name"]) or kept[s["name"]] for s in MODELS if s["name"] in built or s["name"] in kept]
     manifest = {
         "generator": "bench/hf_compat/make_fixtures.py",
         "versions": {"torch": torch.__version__, "transformers": transformers.__version__,
@@ -280,10 +304,10 @@ def main():
         "temperature": TEMPERATURE,
         "models": entries,
     }
-    with open(os.path.join(args.out, "manifest.json"), "w") as f:
+    with open(manifest_path, "w") as f:
         json.dump(manifest, f, indent=1)
         f.write("\n")
-    total = sum(sum(e["files"].values()) for e in entries) + os.path.getsize(os.path.join(args.out, "manifest.json"))
+    total = sum(sum(e["files"].values()) for e in entries) + os.path.getsize(manifest_path)
     print(f"wrote {len(entries)} fixtures to {args.out}: {total} bytes")
     if total > MAX_TOTAL_BYTES:
         sys.exit(f"make_fixtures.py: fixtures total {total} bytes, over the {MAX_TOTAL_BYTES} budget")

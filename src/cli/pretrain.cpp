@@ -29,7 +29,7 @@ namespace r1::cli {
 namespace {
 
 struct PretrainArgs {
-  std::string model = "tiny", corpus = "builtin", output = "runs/base-tiny";
+  std::string model = "tiny", corpus = "builtin", output = "runs/base-tiny", device = "cpu";
   int steps = 800, batch_tokens = 2048, vocab_size = 512, documents = 20000, warmup = 40, min_digits = 1,
       max_digits = 2;
   // Overrides of the built-in shape (0: the shape's own), e.g. a smaller student for distillation experiments.
@@ -58,6 +58,7 @@ std::vector<std::string> read_text_documents(const std::string& path) {
 }
 
 void run_pretrain(const PretrainArgs& a) {
+  const Device device = parse_device(a.device, "pretrain --device");  // before any work: a typo fails at once
   const fs::path out(a.output);
   if (fs::exists(out) && !fs::is_empty(out)) {
     if (!a.overwrite) fail_in_file(a.output, "exists and is not empty (use --overwrite to replace it)");
@@ -113,10 +114,13 @@ void run_pretrain(const PretrainArgs& a) {
   cfg.head_dim = cfg.hidden_size / cfg.num_attention_heads;
   validate_model_config(cfg, "pretrain --model " + a.model + " with the size options");
   cpu::set_num_threads(cpu::auto_threads(cfg.hidden_size));
-  Transformer model(cfg);
-  init_params(cfg, model.layout(), model.params(), a.seed);
-  std::fprintf(stderr, "model: %s-shaped, %lld parameters, %d CPU threads\n", a.model.c_str(), (long long)model.num_params(),
-               cpu::num_threads());
+  const std::unique_ptr<TrainableModel> model_ptr = make_model(cfg, device);
+  TrainableModel& model = *model_ptr;
+  // Initialised on the host, then uploaded (a no-op on the CPU, whose host buffer is the live one).
+  init_params(cfg, model.layout(), model.host_params(), a.seed);
+  model.push_params();
+  std::fprintf(stderr, "model: %s-shaped, %lld parameters, on %s, %d CPU threads\n", a.model.c_str(),
+               (long long)model.num_params(), a.device.c_str(), cpu::num_threads());
   // 5. Train.
   PretrainOptions po;
   po.steps = a.steps;
@@ -147,7 +151,8 @@ void run_pretrain(const PretrainArgs& a) {
   HfExportOptions hf;
   hf.source_dir = model_dir.string();  // the tokenizer trained above; eos comes from cfg
   hf.generation_overrides = {{"do_sample", true}, {"temperature", 1.0}};
-  save_hf_model_dir(model_dir.string(), cfg, model.layout(), model.params(), hf);
+  model.pull_params();  // the trained weights back on the host (a no-op on the CPU)
+  save_hf_model_dir(model_dir.string(), cfg, model.layout(), model.host_params(), hf);
   std::printf("pretrain: loss %.3f -> %.3f (held-out %.3f); model written to %s\n", first_loss, last_loss, last_eval,
               model_dir.c_str());
 }
@@ -177,6 +182,7 @@ void register_pretrain(CLI::App& app) {
   cmd->add_option("--warmup", a->warmup, "Warm-up steps")->capture_default_str();
   cmd->add_option("--weight-decay", a->weight_decay, "AdamW weight decay")->capture_default_str();
   cmd->add_option("--seed", a->seed, "Seed")->capture_default_str();
+  cmd->add_option("--device", a->device, "Where the model trains: cpu or cuda (a CUDA build)")->capture_default_str();
   cmd->add_flag("--overwrite", a->overwrite, "Replace an existing output directory");
   cmd->callback([a] { run_pretrain(*a); });
 }

@@ -28,7 +28,7 @@ namespace r1::cli {
 namespace {
 
 struct SampleArgs {
-  std::string model, tokenizer, prompt, input, output, template_name = "none";
+  std::string model, tokenizer, prompt, input, output, template_name = "none", device = "cpu";
   int n = 1, max_new_tokens = 1024, top_k = 0, max_slots = 64, max_total_tokens = 0;
   float temperature = 0.6f, top_p = 0.95f;
   uint64_t seed = 0;
@@ -36,16 +36,12 @@ struct SampleArgs {
   bool no_stream = false;
 };
 
-// A model directory (config.json + safetensors) or a built-in config name with random weights.
-std::unique_ptr<Transformer> load_model(const std::string& spec, uint64_t seed) {
-  if (is_model_dir(spec)) {
-    const ModelConfig c = load_model_config((std::filesystem::path(spec) / "config.json").string());
-    auto m = std::make_unique<Transformer>(c);
-    load_hf_weights(spec, m->layout(), m->params());
-    return m;
-  }
-  auto m = std::make_unique<Transformer>(builtin_model_config(spec));
-  init_params(m->config(), m->layout(), m->params(), seed);
+// A model directory (config.json + safetensors) or a built-in config name with random weights, on `device`.
+std::unique_ptr<TrainableModel> load_sample_model(const std::string& spec, uint64_t seed, Device device) {
+  if (is_model_dir(spec)) return load_model(spec, device);
+  auto m = make_model(builtin_model_config(spec), device);
+  init_params(m->config(), m->layout(), m->host_params(), seed);
+  m->push_params();
   std::fprintf(stderr, "r1 sample: built-in config '%s' with random weights\n", spec.c_str());
   return m;
 }
@@ -81,7 +77,7 @@ void run(const SampleArgs& a) {
     if (a.tokenizer.empty())
       throw Error("sample: built-in model '" + a.model + "' has no tokenizer: give --tokenizer DIR");
   }
-  auto model = load_model(a.model, a.seed);
+  auto model = load_sample_model(a.model, a.seed, parse_device(a.device, "--device"));
   const std::string tok_dir = a.tokenizer.empty() ? a.model : a.tokenizer;
   const Tokenizer tok = Tokenizer::from_dir(tok_dir);
 
@@ -145,8 +141,8 @@ void run(const SampleArgs& a) {
     cb.on_complete = [&](const gen::Completion&) { done++; };
   }
 
-  gen::Engine engine(*model, opt);
-  const auto out = engine.generate(reqs, cb);
+  const auto engine = gen::make_engine(*model, opt);
+  const auto out = engine->generate(reqs, cb);
   if (bar) bar->finish();
 
   if (a.input.empty()) {
@@ -177,7 +173,7 @@ void run(const SampleArgs& a) {
     }
     std::filesystem::rename(tmp, a.output);
   }
-  std::fprintf(stderr, "r1 sample: %s\n", gen::describe(engine.stats()).c_str());
+  std::fprintf(stderr, "r1 sample: %s\n", gen::describe(engine->stats()).c_str());
 }
 
 }  // namespace
@@ -202,6 +198,7 @@ void register_sample(CLI::App& app) {
   cmd->add_option("--max-total-tokens", a->max_total_tokens, "Prompt + completion at most (0: model limit)");
   cmd->add_option("--max-slots", a->max_slots, "Sequences decoded together")->capture_default_str();
   cmd->add_option("--seed", a->seed, "Sampling seed")->capture_default_str();
+  cmd->add_option("--device", a->device, "Where the model runs: cpu or cuda")->capture_default_str();
   cmd->add_option("--stop", a->stop, "Stop string (repeatable), e.g. --stop '</answer>'");
   cmd->add_flag("--no-stream", a->no_stream, "Print the completion at the end instead of streaming it");
   cmd->callback([a] { run(*a); });

@@ -11,6 +11,9 @@ namespace r1::gen {
 
 namespace {
 
+// A bias at offset `at` of the parameters; null when the layout has none (offset -1).
+const float* bias_or_null(const float* params, int64_t at) { return at >= 0 ? params + at : nullptr; }
+
 void check_tokens(const ModelConfig& c, const int32_t* tokens, const int32_t* positions, int T) {
   for (int t = 0; t < T; t++) {
     if (tokens[t] < 0 || tokens[t] >= c.vocab_size)
@@ -66,9 +69,9 @@ void ModelRunner::qkv_to_cache(int l, int T, const int32_t* positions, const int
   const float* P = model_.params();
   const auto& w = model_.layout().layer(l);
   cpu::rmsnorm_forward(n_.data(), rstd_.data(), x_.data(), P + w.input_norm, T, C, c.rms_norm_eps);
-  cpu::linear_forward(q_.data(), n_.data(), P + w.q_w, w.q_b >= 0 ? P + w.q_b : nullptr, T, C, Hq * D);
-  cpu::linear_forward(k_.data(), n_.data(), P + w.k_w, w.k_b >= 0 ? P + w.k_b : nullptr, T, C, Hkv * D);
-  cpu::linear_forward(v_.data(), n_.data(), P + w.v_w, w.v_b >= 0 ? P + w.v_b : nullptr, T, C, Hkv * D);
+  cpu::linear_forward(q_.data(), n_.data(), P + w.q_w, bias_or_null(P, w.q_b), T, C, Hq * D);
+  cpu::linear_forward(k_.data(), n_.data(), P + w.k_w, bias_or_null(P, w.k_b), T, C, Hkv * D);
+  cpu::linear_forward(v_.data(), n_.data(), P + w.v_w, bias_or_null(P, w.v_b), T, C, Hkv * D);
   cpu::rope_forward(q_.data(), positions, rope_cos_.data(), rope_sin_.data(), T, Hq, D);
   cpu::rope_forward(k_.data(), positions, rope_cos_.data(), rope_sin_.data(), T, Hkv, D);
   const size_t row = size_t(Hkv) * D * sizeof(float);
@@ -86,13 +89,13 @@ void ModelRunner::finish_layer(int l, int T) {
   const float* P = model_.params();
   const auto& w = model_.layout().layer(l);
   const int64_t TC = int64_t(T) * C;
-  cpu::linear_forward(tmp_.data(), att_.data(), P + w.o_w, nullptr, T, QD, C);
+  cpu::linear_forward(tmp_.data(), att_.data(), P + w.o_w, bias_or_null(P, w.o_b), T, QD, C);
   cpu::add_inplace(x_.data(), tmp_.data(), TC);
   cpu::rmsnorm_forward(n_.data(), rstd_.data(), x_.data(), P + w.post_norm, T, C, c.rms_norm_eps);
-  cpu::linear_forward(gate_.data(), n_.data(), P + w.gate_w, nullptr, T, C, F);
-  cpu::linear_forward(up_.data(), n_.data(), P + w.up_w, nullptr, T, C, F);
+  cpu::linear_forward(gate_.data(), n_.data(), P + w.gate_w, bias_or_null(P, w.gate_b), T, C, F);
+  cpu::linear_forward(up_.data(), n_.data(), P + w.up_w, bias_or_null(P, w.up_b), T, C, F);
   cpu::swiglu_forward(act_.data(), gate_.data(), up_.data(), int64_t(T) * F);
-  cpu::linear_forward(tmp_.data(), act_.data(), P + w.down_w, nullptr, T, F, C);
+  cpu::linear_forward(tmp_.data(), act_.data(), P + w.down_w, bias_or_null(P, w.down_b), T, F, C);
   cpu::add_inplace(x_.data(), tmp_.data(), TC);
 }
 

@@ -191,12 +191,6 @@ void validate_model_config(const ModelConfig& c, const std::string& src) {
   if (c.pad_token_id != -1) token_in_vocab(c.pad_token_id, "pad_token_id", c, src);
   if (c.model_type == "qwen2" && c.mlp_bias)
     fail_in_field(src, "mlp_bias", "Qwen2's MLP has no biases (transformers ignores the key)");
-  // ParamLayout and the checkpoint I/O know these biases (Layer::o_b, gate_b, up_b, down_b), but the
-  // transformers' forward/backward do not apply them yet: refuse rather than compute another model.
-  if (attention_bias_on_o_proj(c))
-    fail_in_field(src, "attention_bias",
-                  "Llama attention biases (q/k/v and o_proj) are not supported yet (only Qwen2's q/k/v biases are)");
-  if (c.mlp_bias) fail_in_field(src, "mlp_bias", "MLP biases (gate/up/down) are not supported yet");
   if (c.torch_dtype != "float32" && c.torch_dtype != "bfloat16" && c.torch_dtype != "float16")
     fail_in_field(src, "torch_dtype",
                   "unsupported dtype '" + c.torch_dtype + "' (supported: float32, bfloat16, float16)");

@@ -13,6 +13,13 @@ namespace {
 
 void zero(float* p, int64_t n) { std::memset(p, 0, size_t(n) * sizeof(float)); }
 
+// A bias (or its gradient) at offset `at` of a flat buffer; null when the layout has none (offset -1), which the
+// linear kernels read as "no bias".
+template <typename T>
+T* at_or_null(T* base, int64_t at) {
+  return at >= 0 ? base + at : nullptr;
+}
+
 }  // namespace
 
 cpu::RopeScaling rope_scaling_of(const ModelConfig& c) {
@@ -127,25 +134,22 @@ void Transformer::forward(const PackedBatch& batch) {
     const LayerActs& a = layer_acts_[l];
     float* x = act(a.x);
     cpu::rmsnorm_forward(act(a.n1), act(a.rstd1), x, P + w.input_norm, T, C, c.rms_norm_eps);
-    const float* bq = w.q_b >= 0 ? P + w.q_b : nullptr;
-    const float* bk = w.k_b >= 0 ? P + w.k_b : nullptr;
-    const float* bv = w.v_b >= 0 ? P + w.v_b : nullptr;
-    cpu::linear_forward(act(a.q), act(a.n1), P + w.q_w, bq, T, C, Hq * D);
-    cpu::linear_forward(act(a.k), act(a.n1), P + w.k_w, bk, T, C, Hkv * D);
-    cpu::linear_forward(act(a.v), act(a.n1), P + w.v_w, bv, T, C, Hkv * D);
+    cpu::linear_forward(act(a.q), act(a.n1), P + w.q_w, at_or_null(P, w.q_b), T, C, Hq * D);
+    cpu::linear_forward(act(a.k), act(a.n1), P + w.k_w, at_or_null(P, w.k_b), T, C, Hkv * D);
+    cpu::linear_forward(act(a.v), act(a.n1), P + w.v_w, at_or_null(P, w.v_b), T, C, Hkv * D);
     cpu::rope_forward(act(a.q), batch.positions.data(), rope_cos_.data(), rope_sin_.data(), T, Hq, D);
     cpu::rope_forward(act(a.k), batch.positions.data(), rope_cos_.data(), rope_sin_.data(), T, Hkv, D);
     cpu::attention_forward(act(a.att), act(a.lse), act(a.q), act(a.k), act(a.v), batch.cu_seqlens.data(), B, T, Hq,
                            Hkv, D);
-    cpu::linear_forward(tmp, act(a.att), P + w.o_w, nullptr, T, Hq * D, C);
+    cpu::linear_forward(tmp, act(a.att), P + w.o_w, at_or_null(P, w.o_b), T, Hq * D, C);
     float* h = act(a.h);
     std::memcpy(h, x, size_t(T) * C * sizeof(float));
     cpu::add_inplace(h, tmp, int64_t(T) * C);
     cpu::rmsnorm_forward(act(a.n2), act(a.rstd2), h, P + w.post_norm, T, C, c.rms_norm_eps);
-    cpu::linear_forward(act(a.gate), act(a.n2), P + w.gate_w, nullptr, T, C, F);
-    cpu::linear_forward(act(a.up), act(a.n2), P + w.up_w, nullptr, T, C, F);
+    cpu::linear_forward(act(a.gate), act(a.n2), P + w.gate_w, at_or_null(P, w.gate_b), T, C, F);
+    cpu::linear_forward(act(a.up), act(a.n2), P + w.up_w, at_or_null(P, w.up_b), T, C, F);
     cpu::swiglu_forward(act(a.act), act(a.gate), act(a.up), int64_t(T) * F);
-    cpu::linear_forward(tmp, act(a.act), P + w.down_w, nullptr, T, F, C);
+    cpu::linear_forward(tmp, act(a.act), P + w.down_w, at_or_null(P, w.down_b), T, F, C);
     float* next = l + 1 < c.num_hidden_layers ? act(layer_acts_[l + 1].x) : act(x_final_);
     std::memcpy(next, h, size_t(T) * C * sizeof(float));
     cpu::add_inplace(next, tmp, int64_t(T) * C);
@@ -190,19 +194,20 @@ void Transformer::backward(const PackedBatch& batch, const float* dlogprob, cons
   for (int l = c.num_hidden_layers - 1; l >= 0; l--) {
     const auto& w = layout_.layer(l);
     const LayerActs& a = layer_acts_[l];
-    // MLP: out = h + down(swiglu(gate(n2), up(n2))); the residual passes dres through unchanged.
+    // MLP: out = h + down(swiglu(gate(n2), up(n2))) (each projection with its bias under mlp_bias); the residual
+    // passes dres through unchanged.
     zero(dact, TF);
-    cpu::linear_backward(dact, G + w.down_w, nullptr, dres, act(a.act), P + w.down_w, T, F, C);
+    cpu::linear_backward(dact, G + w.down_w, at_or_null(G, w.down_b), dres, act(a.act), P + w.down_w, T, F, C);
     zero(dgate, TF);
     zero(dup, TF);
     cpu::swiglu_backward(dgate, dup, dact, act(a.gate), act(a.up), TF);
     zero(dnorm, TC);
-    cpu::linear_backward(dnorm, G + w.gate_w, nullptr, dgate, act(a.n2), P + w.gate_w, T, C, F);
-    cpu::linear_backward(dnorm, G + w.up_w, nullptr, dup, act(a.n2), P + w.up_w, T, C, F);
+    cpu::linear_backward(dnorm, G + w.gate_w, at_or_null(G, w.gate_b), dgate, act(a.n2), P + w.gate_w, T, C, F);
+    cpu::linear_backward(dnorm, G + w.up_w, at_or_null(G, w.up_b), dup, act(a.n2), P + w.up_w, T, C, F);
     cpu::rmsnorm_backward(dres, G + w.post_norm, dnorm, act(a.h), P + w.post_norm, act(a.rstd2), T, C);
-    // Attention: h = x + o_proj(attn(rope(q), rope(k), v)).
+    // Attention: h = x + o_proj(attn(rope(q), rope(k), v)) (o_proj's bias: Llama with attention_bias).
     zero(datt, int64_t(T) * Hq * D);
-    cpu::linear_backward(datt, G + w.o_w, nullptr, dres, act(a.att), P + w.o_w, T, Hq * D, C);
+    cpu::linear_backward(datt, G + w.o_w, at_or_null(G, w.o_b), dres, act(a.att), P + w.o_w, T, Hq * D, C);
     zero(dq, int64_t(T) * Hq * D);
     zero(dk, int64_t(T) * Hkv * D);
     zero(dv, int64_t(T) * Hkv * D);
@@ -211,9 +216,9 @@ void Transformer::backward(const PackedBatch& batch, const float* dlogprob, cons
     cpu::rope_backward(dq, batch.positions.data(), rope_cos_.data(), rope_sin_.data(), T, Hq, D);
     cpu::rope_backward(dk, batch.positions.data(), rope_cos_.data(), rope_sin_.data(), T, Hkv, D);
     zero(dnorm, TC);
-    cpu::linear_backward(dnorm, G + w.q_w, w.q_b >= 0 ? G + w.q_b : nullptr, dq, act(a.n1), P + w.q_w, T, C, Hq * D);
-    cpu::linear_backward(dnorm, G + w.k_w, w.k_b >= 0 ? G + w.k_b : nullptr, dk, act(a.n1), P + w.k_w, T, C, Hkv * D);
-    cpu::linear_backward(dnorm, G + w.v_w, w.v_b >= 0 ? G + w.v_b : nullptr, dv, act(a.n1), P + w.v_w, T, C, Hkv * D);
+    cpu::linear_backward(dnorm, G + w.q_w, at_or_null(G, w.q_b), dq, act(a.n1), P + w.q_w, T, C, Hq * D);
+    cpu::linear_backward(dnorm, G + w.k_w, at_or_null(G, w.k_b), dk, act(a.n1), P + w.k_w, T, C, Hkv * D);
+    cpu::linear_backward(dnorm, G + w.v_w, at_or_null(G, w.v_b), dv, act(a.n1), P + w.v_w, T, C, Hkv * D);
     cpu::rmsnorm_backward(dres, G + w.input_norm, dnorm, act(a.x), P + w.input_norm, act(a.rstd1), T, C);
   }
   cpu::embedding_backward(G + layout_.embed, dres, batch.tokens.data(), T, C);

@@ -1,3 +1,9 @@
+// The GRPO trainer (grpo_trainer.h). Data parallel over the ranks of dist::world(device): each rank rolls out and
+// scores a contiguous share of every round's prompts (whole groups), computes their advantages, and the rollouts
+// are all-gathered so every rank sees the step's batch in the order one process would have produced it; dynamic
+// sampling therefore decides the same on every rank. Each minibatch is then split into contiguous,
+// token-balanced shares, one per rank, whose micro-batch weights are shares of the GLOBAL minibatch's responses
+// (or completion tokens), so the weighted gradients summed over ranks are the one-process gradient.
 #include "rl/grpo_trainer.h"
 
 #include <algorithm>
@@ -7,6 +13,7 @@
 #include <fstream>
 #include <map>
 #include <memory>
+#include <optional>
 #include <nlohmann/json.hpp>
 
 #include "backend/cpu/threads.h"
@@ -35,6 +42,7 @@
 #include "backend/cpu/optimizer.h"
 #include "train/pretrain.h"
 #include "train/report.h"
+#include "train/distributed/world.h"
 #include "train/run_dir.h"
 #include "train/schedule.h"
 
@@ -94,6 +102,7 @@ const ConfigSchema& grpo_config_schema() {
     s.add("grpo.overlong_cache", T::Int, 0, "DAPO overlong shaping: penalty ramp length in tokens (0: off)").at_least(0);
     s.add("grpo.entropy_coef", T::Float, 0.0, "Entropy bonus coefficient").at_least(0);
     s.add("rollout.max_new_tokens", T::Int, 64, "Completion length limit").at_least(1);
+    s.add("rollout.max_slots", T::Int, 256, "Sequences the rollout engine decodes together").at_least(1);
     s.add("rollout.temperature", T::Float, 1.0, "Sampling temperature of the rollouts").greater_than(0);
     s.add("rollout.top_p", T::Float, 1.0, "Nucleus sampling of the rollouts").range(0, 1);
     s.add("rollout.stop", T::StringList, nlohmann::json::array({"</answer>"}), "Stop strings (kept in the completion)");
@@ -319,6 +328,7 @@ class GrpoRun {
     const int threads = int(config.get_int("threads"));
     cpu::set_num_threads(cpu::auto_threads(model_config_.hidden_size, threads));
     const Device device = parse_device(config.get_string("device"), config.source() + ": field 'device'");
+    comm_ = &dist::world(device);  // before the models: a GPU job's communicator selects this rank's GPU
     policy_ = make_model(model_config_, device);
     reload_weights(*policy_, model_path);
     if (s_.beta > 0) {
@@ -329,7 +339,7 @@ class GrpoRun {
     ac.beta1 = float(config.get_float("optim.beta1"));
     ac.beta2 = float(config.get_float("optim.beta2"));
     ac.weight_decay = float(config.get_float("optim.weight_decay"));
-    optimizer_ = std::make_unique<Optimizer>(*policy_, ac);
+    optimizer_ = std::make_unique<Optimizer>(*policy_, ac, comm_);  // ZeRO-1 over the job's ranks
     const int64_t total_updates = int64_t(s_.steps) * s_.epochs * s_.minibatches;
     schedule_ = {parse_schedule_kind(config.get_string("optim.schedule")), float(config.get_float("optim.lr")),
                  config.get_int("optim.warmup_steps"), total_updates, 0.1f};
@@ -344,7 +354,7 @@ class GrpoRun {
       problems_ = std::make_unique<GeneratedSource>(task, int(config.get_int("task.difficulty")));
     held_out_ = problems_->held_out(s_.eval_problems);
     gen::EngineOptions eo;
-    eo.max_slots = 256;
+    eo.max_slots = int(config.get_int("rollout.max_slots"));
     eo.eos_token_ids = tokenizer_->eos_ids();
     if (eo.eos_token_ids.empty()) eo.eos_token_ids = model_config_.eos_token_ids;
     engine_ = gen::make_engine(*policy_, eo);
@@ -362,8 +372,16 @@ class GrpoRun {
   void score(std::vector<Rollout>& rs, const std::vector<data::Problem>& problems, int group_offset);
   std::map<std::string, double> update(std::vector<Rollout>& batch, int64_t step);
   std::map<std::string, double> evaluate();
-  void save_checkpoint(int64_t step, RunDir& dir);
-  int64_t restore_checkpoint(RunDir& dir);
+  // Collective; only rank 0 holds the run directory (dir is null elsewhere) and writes.
+  void save_checkpoint(int64_t step, RunDir* dir);
+  int64_t restore_checkpoint(RunDir* dir);
+  // This rank's contiguous share [first, second) of n items: rank r of W takes [r*n/W, (r+1)*n/W).
+  std::pair<size_t, size_t> share(size_t n) const {
+    const size_t r = size_t(comm_->rank()), w = size_t(comm_->world_size());
+    return {r * n / w, (r + 1) * n / w};
+  }
+  // Every rank's rollouts, in rank order (one rank: its own).
+  std::vector<Rollout> gather_rollouts(std::vector<Rollout> mine);
 
   const Config& config_;
   GrpoRunOptions options_;
@@ -372,6 +390,7 @@ class GrpoRun {
   ModelConfig model_config_;
   std::unique_ptr<Tokenizer> tokenizer_;
   ChatTemplate template_;
+  dist::Communicator* comm_ = nullptr;  // the job's ranks (a world of 1 without a launcher)
   std::unique_ptr<TrainableModel> policy_, reference_;
   std::unique_ptr<Optimizer> optimizer_;
   LrSchedule schedule_;
@@ -429,13 +448,47 @@ void GrpoRun::score(std::vector<Rollout>& rs, const std::vector<data::Problem>& 
   }
 }
 
+std::vector<Rollout> GrpoRun::gather_rollouts(std::vector<Rollout> mine) {
+  if (comm_->world_size() == 1) return mine;
+  // CBOR keeps the floats exact; the text is not sent but decoded again from the tokens (the same function made
+  // it), so completions that end inside a UTF-8 sequence travel too.
+  nlohmann::json j = nlohmann::json::array();
+  for (const Rollout& r : mine)
+    j.push_back({{"group", r.group}, {"prompt", r.prompt}, {"tokens", r.tokens}, {"logp", r.logp_old},
+                 {"finish", r.finish_reason}, {"reward", r.reward}, {"advantage", r.advantage}, {"parts", r.parts},
+                 {"correct", r.correct}, {"formatted", r.formatted}});
+  const std::vector<uint8_t> bytes = nlohmann::json::to_cbor(j);
+  std::vector<Rollout> out;
+  for (const std::string& part : comm_->host_all_gather(std::string(bytes.begin(), bytes.end())))
+    for (const auto& e : nlohmann::json::from_cbor(part)) {
+      Rollout r;
+      r.group = e.at("group").get<int>();
+      r.prompt = e.at("prompt").get<std::vector<int32_t>>();
+      r.tokens = e.at("tokens").get<std::vector<int32_t>>();
+      r.logp_old = e.at("logp").get<std::vector<float>>();
+      r.finish_reason = e.at("finish").get<std::string>();
+      r.text = decode(r.tokens);
+      r.reward = e.at("reward").get<double>();
+      r.advantage = e.at("advantage").get<double>();
+      r.parts = e.at("parts").get<std::vector<double>>();
+      r.correct = e.at("correct").get<bool>();
+      r.formatted = e.at("formatted").get<bool>();
+      out.push_back(std::move(r));
+    }
+  return out;
+}
+
 // μ passes over minibatches of the rollout batch: the clipped-ratio update.
 std::map<std::string, double> GrpoRun::update(std::vector<Rollout>& batch, int64_t step) {
   PolicyLossConfig lc;
   lc.eps_low = s_.eps_low, lc.eps_high = s_.eps_high, lc.beta = s_.beta, lc.entropy_coef = s_.entropy_coef;
   lc.aggregation = s_.aggregation, lc.max_len = s_.max_new;
   const float inv_temp = float(1.0 / s_.temperature);
-  const bool exact_old = s_.temperature == 1.0 && s_.top_p >= 1.0;
+  // The rollout engine's log-probs are the old policy's exactly when it sampled from the unmodified policy on the
+  // CPU (same float32 kernels as training). The GPU engine's bf16 decode kernels round differently from the
+  // training forward, so there the old log-probs are recomputed (as verl does) to keep the first ratio at 1.
+  const bool exact_old = s_.temperature == 1.0 && s_.top_p >= 1.0 && policy_->device() == Device::CPU;
+  const auto t_fixed = std::chrono::steady_clock::now();
   // Minibatch order: a fixed shuffle per step.
   std::vector<size_t> order(batch.size());
   for (size_t i = 0; i < order.size(); i++) order[i] = i;
@@ -470,25 +523,33 @@ std::map<std::string, double> GrpoRun::update(std::vector<Rollout>& batch, int64
     return out;
   };
 
-  // Each minibatch [b, e) is processed in micro-batches of whole responses (at most micro_batch_tokens tokens,
-  // at least one response): forward, loss, backward per micro-batch, gradients accumulated, one optimizer step
-  // per minibatch. The aggregations are sums over responses or tokens divided by the minibatch's count, so a
-  // micro-batch's loss and gradient, computed with its own count, are weighted by its share of that count:
-  // the accumulated gradient equals the whole minibatch's exactly.
+  // Each minibatch [b, e) is split into contiguous, token-balanced shares, one per rank (every rank holds the
+  // whole batch); a rank processes its share in micro-batches of whole responses (at most micro_batch_tokens
+  // tokens, at least one response): forward, loss, backward per micro-batch, gradients accumulated, one optimizer
+  // step per minibatch. The aggregations are sums over responses or tokens divided by the minibatch's count, so a
+  // micro-batch's loss and gradient, computed with its own count, are weighted by its share of the WHOLE
+  // minibatch's count (over all ranks): the weights sum to 1 over the ranks, the optimizer sums the ranks'
+  // weighted gradients (grad_weight 1), and the result equals the one-process, unsplit minibatch's exactly.
   struct Micro {
     size_t b, e;
     double weight;
   };
-  std::vector<std::vector<Micro>> micros;  // per minibatch
+  std::vector<std::vector<Micro>> micros;  // per minibatch: this rank's micro-batches (possibly none)
   for (size_t b = 0; b < batch.size(); b += per) {
     const size_t e = std::min(batch.size(), b + per);
     int64_t mb_tokens = 0;
-    for (size_t k = b; k < e; k++) mb_tokens += int64_t(batch[order[k]].tokens.size());
+    std::vector<int64_t> lengths;
+    for (size_t k = b; k < e; k++) {
+      mb_tokens += int64_t(batch[order[k]].tokens.size());
+      lengths.push_back(int64_t(batch[order[k]].prompt.size() + batch[order[k]].tokens.size()));
+    }
+    const std::vector<size_t> parts = dist::balanced_split(lengths, comm_->world_size());
+    const size_t rank = size_t(comm_->rank());
     std::vector<Micro> list;
-    for (size_t mb = b; mb < e;) {
+    for (size_t mb = b + parts[rank]; mb < b + parts[rank + 1];) {
       size_t me = mb;
       int64_t tokens = 0, completion = 0;
-      while (me < e) {
+      while (me < b + parts[rank + 1]) {
         const Rollout& r = batch[order[me]];
         const int64_t n = int64_t(r.prompt.size() + r.tokens.size());
         if (me > mb && s_.micro_tokens > 0 && tokens + n > s_.micro_tokens) break;
@@ -521,6 +582,7 @@ std::map<std::string, double> GrpoRun::update(std::vector<Rollout>& batch, int64
     }
 
   std::map<std::string, double> m;
+  m["time/old_ref_logprobs_s"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_fixed).count();
   double loss_sum = 0, clip_sum = 0, kl_sum = 0, ent_sum = 0, norm_sum = 0, lr = 0;
   int updates = 0, skipped = 0;
   for (int epoch = 0; epoch < s_.epochs; epoch++)
@@ -557,8 +619,14 @@ std::map<std::string, double> GrpoRun::update(std::vector<Rollout>& batch, int64
           }
         policy_->backward(pb, dlp.data(), dent.empty() ? nullptr : dent.data(), inv_temp);
       }
+      // The minibatch's numbers: sums of the ranks' weighted shares (a non-finite loss anywhere is seen by all,
+      // so every rank makes the same decision about the collective step).
+      double sums[4] = {loss, clip, kl, ent};
+      if (comm_->world_size() > 1) comm_->host_all_reduce_sum(sums, 4);
+      loss = sums[0], clip = sums[1], kl = sums[2], ent = sums[3];
       lr = schedule_.lr_at(optimizer_->steps_taken() + 1);
-      double norm = std::isfinite(loss) ? optimizer_->step(float(lr), s_.clip) : NAN;
+      // The micro-batch weights are already shares of the global minibatch: the ranks' gradients just add up.
+      double norm = std::isfinite(loss) ? optimizer_->step(float(lr), s_.clip, 1.0) : NAN;
       if (!std::isfinite(norm)) {
         // A non-finite loss or gradient: skip the update, so the weights (and the next checkpoint) stay clean.
         log::warn("step ", step, ": non-finite loss or gradient norm; update skipped");
@@ -587,57 +655,89 @@ std::map<std::string, double> GrpoRun::update(std::vector<Rollout>& batch, int64
 std::map<std::string, double> GrpoRun::evaluate() {
   const bool greedy = s_.eval_temperature <= 0;
   const int n = greedy ? 1 : s_.eval_samples;
-  std::vector<Rollout> rs = rollout(held_out_, n, greedy ? 0.0 : s_.eval_temperature, 1.0, s_.seed + 0xe7a1, 0);
-  double correct = 0, formatted = 0, length = 0;
+  // Each rank samples its contiguous share of the held-out problems (a sample's RNG stream depends on the seed
+  // and its index within its prompt only, so the split does not change it); the counts are summed.
+  const auto [b, e] = share(held_out_.size());
+  std::vector<Rollout> rs;
+  if (e > b)
+    rs = rollout({held_out_.begin() + long(b), held_out_.begin() + long(e)}, n, greedy ? 0.0 : s_.eval_temperature,
+                 1.0, s_.seed + 0xe7a1, int(b));
+  double sums[4] = {0, 0, 0, double(rs.size())};  // correct, formatted, length, samples
   for (auto& r : rs) {
     r.correct = is_correct(held_out_[size_t(r.group)], r.text);
     r.formatted = rewards::has_strict_format(r.text, false);
-    correct += r.correct, formatted += r.formatted, length += double(r.tokens.size());
+    sums[0] += r.correct, sums[1] += r.formatted, sums[2] += double(r.tokens.size());
   }
-  const double k = std::max<size_t>(rs.size(), 1);
-  return {{"eval/accuracy", correct / k}, {"eval/format_rate", formatted / k}, {"eval/response_length", length / k}};
+  if (comm_->world_size() > 1) comm_->host_all_reduce_sum(sums, 4);
+  const double k = std::max(sums[3], 1.0);
+  return {{"eval/accuracy", sums[0] / k}, {"eval/format_rate", sums[1] / k}, {"eval/response_length", sums[2] / k}};
 }
 
-void GrpoRun::save_checkpoint(int64_t step, RunDir& dir) {
-  const fs::path staging = dir.begin_checkpoint(step);
-  const fs::path model_dir = staging / "model";
-  HfExportOptions hf;
-  hf.source_dir = config_.get_string("model.path");  // carries its tokenizer files and generation config
-  policy_->pull_params();
-  save_hf_model_dir(model_dir.string(), model_config_, policy_->layout(), policy_->host_params(), hf);
-  optimizer_->save_state((staging / "optimizer.safetensors").string());  // full moments, any world size
+void GrpoRun::save_checkpoint(int64_t step, RunDir* dir) {
+  const fs::path staging = dir ? dir->begin_checkpoint(step) : fs::path();
+  if (dir) {
+    const fs::path model_dir = staging / "model";
+    HfExportOptions hf;
+    hf.source_dir = config_.get_string("model.path");  // carries its tokenizer files and generation config
+    policy_->pull_params();
+    save_hf_model_dir(model_dir.string(), model_config_, policy_->layout(), policy_->host_params(), hf);
+  }
+  // Every rank takes part (the moments are gathered to rank 0); full moments resume with any world size.
+  optimizer_->save_state(dir ? (staging / "optimizer.safetensors").string() : std::string());
+  if (!dir) return;
   const nlohmann::json state = {{"step", step}, {"optimizer_steps", optimizer_->steps_taken()}};
   write_file_atomic(staging / "trainer_state.json", std::string_view(state.dump(2) + "\n"));
-  dir.commit_checkpoint(step);
-  dir.prune_checkpoints(s_.ckpt_keep);
+  dir->commit_checkpoint(step);
+  dir->prune_checkpoints(s_.ckpt_keep);
 }
 
-int64_t GrpoRun::restore_checkpoint(RunDir& dir) {
-  const auto latest = dir.latest_complete_checkpoint();
-  if (!latest) return 0;
-  reload_weights(*policy_, (latest->dir / "model").string());
-  optimizer_->load_state((latest->dir / "optimizer.safetensors").string());
-  const auto state = nlohmann::json::parse(read_file(latest->dir / "trainer_state.json"));
-  optimizer_->set_steps_taken(state.at("optimizer_steps").get<int64_t>());
-  log::info("resumed from ", latest->dir.string(), " (step ", latest->step, ")");
-  return latest->step;
+int64_t GrpoRun::restore_checkpoint(RunDir* dir) {
+  // Rank 0 picks the checkpoint; every rank reads it (the run directory is on a filesystem all ranks share).
+  std::string found;
+  if (dir)
+    if (const auto latest = dir->latest_complete_checkpoint()) found = latest->dir.string();
+  found = comm_->host_broadcast(found, 0);
+  if (found.empty()) return 0;
+  const fs::path ckpt(found);
+  reload_weights(*policy_, (ckpt / "model").string());
+  optimizer_->load_state((ckpt / "optimizer.safetensors").string());
+  const fs::path state_path = ckpt / "trainer_state.json";
+  int64_t step = 0;
+  try {
+    const auto state = nlohmann::json::parse(read_file(state_path));
+    step = state.at("step").get<int64_t>();
+    optimizer_->set_steps_taken(state.at("optimizer_steps").get<int64_t>());
+  } catch (const nlohmann::json::exception& e) {
+    fail_in_file(state_path.string(), std::string("unreadable trainer state: ") + e.what());
+  }
+  log::info("resumed from ", found, " (step ", step, ")");
+  return step;
 }
 
 GrpoSummary GrpoRun::run() {
-  RunDir dir(options_.run_dir, options_.resume ? RunDir::Mode::Resume : RunDir::Mode::Create);
+  // Only rank 0 writes the run directory (config, metrics, samples, checkpoints, report); the others train beside
+  // it and take part in every collective (evaluation, checkpoint saves).
+  const bool root = comm_->is_root();
+  std::optional<RunDir> run_dir;
+  if (root) run_dir.emplace(options_.run_dir, options_.resume ? RunDir::Mode::Resume : RunDir::Mode::Create);
+  RunDir* dir = run_dir ? &*run_dir : nullptr;
   const int64_t start = options_.resume ? restore_checkpoint(dir) : 0;
-  dir.write_file("config.yaml", config_to_yaml(config_, &grpo_config_schema()));
+  if (dir) dir->write_file("config.yaml", config_to_yaml(config_, &grpo_config_schema()));
   MetricsOptions mo;
   if (options_.resume) mo.resume_from_step = start;
-  MetricsWriter metrics(options_.run_dir, mo);
-  std::ofstream samples(fs::path(options_.run_dir) / "samples.jsonl", std::ios::app);
+  std::optional<MetricsWriter> metrics;
+  std::ofstream samples;
+  if (root) {
+    metrics.emplace(options_.run_dir, mo);
+    samples.open(fs::path(options_.run_dir) / "samples.jsonl", std::ios::app);
+  }
 
   GrpoSummary summary;
   // The base model's held-out numbers: step 0 of the run (recomputed on resume: it is deterministic).
   const auto base = evaluate();
   summary.base_accuracy = base.at("eval/accuracy");
   summary.base_format_rate = base.at("eval/format_rate");
-  if (start == 0) metrics.log(0, base);
+  if (start == 0 && metrics) metrics->log(0, base);
   log::info("base model: held-out accuracy ", summary.base_accuracy * 100, "%, format rate ",
             summary.base_format_rate * 100, "%");
   auto last_eval = base;
@@ -645,7 +745,8 @@ GrpoSummary GrpoRun::run() {
   ProgressOptions po;
   po.unit = "step";
   po.initial = start;
-  ProgressBar bar("grpo", s_.steps, stderr, po);
+  std::optional<ProgressBar> bar;
+  if (root) bar.emplace("grpo", s_.steps, stderr, po);
   int64_t step = start;
   const int64_t stop_at = options_.max_steps_this_run >= 0 ? std::min<int64_t>(s_.steps, start + options_.max_steps_this_run)
                                                            : s_.steps;
@@ -660,37 +761,54 @@ GrpoSummary GrpoRun::run() {
     for (int round = 0; round < (s_.dynamic_sampling ? s_.max_rounds : 1); round++) {
       const int need = s_.prompts - groups_kept;
       if (need <= 0) break;
+      // Every rank draws the same problems and rolls out, scores and computes advantages for its contiguous
+      // share of them (whole groups); the gathered rollouts are the one-process round's, in the same order.
       const auto ps = problems_->train_batch(s_.seed, step, round, need);
       const int offset = int(problems.size());
       problems.insert(problems.end(), ps.begin(), ps.end());
+      const auto [pb, pe] = share(ps.size());
       const auto ta = std::chrono::steady_clock::now();
-      auto rs = rollout(ps, s_.group, s_.temperature, s_.top_p,
-                        s_.seed * 0x9e3779b97f4a7c15ull + uint64_t(step) * 1000 + uint64_t(round), offset);
+      std::vector<Rollout> rs;
+      if (pe > pb)
+        rs = rollout({ps.begin() + long(pb), ps.begin() + long(pe)}, s_.group, s_.temperature, s_.top_p,
+                     s_.seed * 0x9e3779b97f4a7c15ull + uint64_t(step) * 1000 + uint64_t(round), offset + int(pb));
       const auto tb = std::chrono::steady_clock::now();
       score(rs, problems, 0);
       const auto tc = std::chrono::steady_clock::now();
       t_rollout += std::chrono::duration<double>(tb - ta).count();
       t_reward += std::chrono::duration<double>(tc - tb).count();
-      // Group advantages.
-      std::map<int, std::vector<size_t>> members;
-      for (size_t i = 0; i < rs.size(); i++) members[rs[i].group].push_back(i);
+      // Group advantages (of this rank's groups).
       AdvantageConfig ac;
       ac.divide_by_std = s_.divide_by_std;
-      for (auto& [g, idx] : members) {
+      auto groups_of = [](const std::vector<Rollout>& v) {
+        std::map<int, std::vector<size_t>> members;
+        for (size_t i = 0; i < v.size(); i++) members[v[i].group].push_back(i);
+        return members;
+      };
+      for (auto& [g, idx] : groups_of(rs)) {
+        std::vector<double> rewards;
+        for (size_t i : idx) rewards.push_back(rs[i].reward);
+        const auto adv = group_advantages({rewards}, ac)[0];
+        for (size_t j = 0; j < idx.size(); j++) rs[idx[j]].advantage = adv[j];
+      }
+      rs = gather_rollouts(std::move(rs));
+      // Dynamic sampling: every rank holds the same rollouts, so every rank keeps the same groups.
+      for (auto& [g, idx] : groups_of(rs)) {
         std::vector<double> rewards;
         for (size_t i : idx) rewards.push_back(rs[i].reward);
         groups_seen++;
-        const bool degenerate = group_is_degenerate(rewards);
-        const auto adv = group_advantages({rewards}, ac)[0];
-        for (size_t j = 0; j < idx.size(); j++) rs[idx[j]].advantage = adv[j];
-        if (s_.dynamic_sampling && degenerate) continue;
+        if (s_.dynamic_sampling && group_is_degenerate(rewards)) continue;
         if (groups_kept >= s_.prompts) continue;
         groups_kept++;
         for (size_t i : idx) batch.push_back(rs[i]);
       }
       all.insert(all.end(), rs.begin(), rs.end());
     }
-    // Metrics of the rollouts.
+    // The slowest rank's times (one rank: its own).
+    double times[2] = {t_rollout, t_reward};
+    if (comm_->world_size() > 1) comm_->host_all_reduce_max(times, 2);
+    t_rollout = times[0], t_reward = times[1];
+    // Metrics of the rollouts (the same on every rank: they hold the gathered rollouts).
     std::map<std::string, double> m;
     double rsum = 0, rsq = 0, acc = 0, fmt = 0, len = 0, lmax = 0, ntok = 0;
     std::vector<double> part_sum(rewards_.parts().size(), 0.0);
@@ -727,27 +845,31 @@ GrpoSummary GrpoRun::run() {
       last_eval = evaluate();
       m.insert(last_eval.begin(), last_eval.end());
     }
-    metrics.log(step, m);
-    for (int k = 0; k < s_.samples_per_step && k < int(all.size()); k++) {
-      const Rollout& r = all[size_t(k) * all.size() / size_t(std::max(1, s_.samples_per_step))];
-      const data::Problem& p = problems[size_t(r.group)];
-      samples << nlohmann::json({{"step", step}, {"prompt", p.prompt}, {"completion", r.text}, {"gold", p.answer},
-                                 {"reward", r.reward}, {"correct", r.correct}, {"finish_reason", r.finish_reason}})
-                     .dump()
-              << "\n";
+    if (root) {
+      metrics->log(step, m);
+      for (int k = 0; k < s_.samples_per_step && k < int(all.size()); k++) {
+        const Rollout& r = all[size_t(k) * all.size() / size_t(std::max(1, s_.samples_per_step))];
+        const data::Problem& p = problems[size_t(r.group)];
+        samples << nlohmann::json({{"step", step}, {"prompt", p.prompt}, {"completion", r.text}, {"gold", p.answer},
+                                   {"reward", r.reward}, {"correct", r.correct}, {"finish_reason", r.finish_reason}})
+                       .dump()
+                << "\n";
+      }
+      samples.flush();
     }
-    samples.flush();
     if (step % s_.ckpt_every == 0 || step == s_.steps) save_checkpoint(step, dir);
+    if (!bar) continue;
     char rw[32], ac[32], ev[32];
     std::snprintf(rw, sizeof rw, "%.3f", m["reward/mean"]);
     std::snprintf(ac, sizeof ac, "%.0f%%", 100 * m["rollout/accuracy"]);
     std::snprintf(ev, sizeof ev, "%.0f%%", 100 * last_eval.at("eval/accuracy"));
-    bar.update(step, {{"reward", rw}, {"acc", ac}, {"held-out", ev}});
+    bar->update(step, {{"reward", rw}, {"acc", ac}, {"held-out", ev}});
   }
-  bar.finish();
+  if (bar) bar->finish();
   summary.steps = step - 1;
   summary.final_accuracy = last_eval.at("eval/accuracy");
   summary.final_format_rate = last_eval.at("eval/format_rate");
+  if (!root) return summary;
   char b[64], f[64], bf[64], ff[64];
   std::snprintf(b, sizeof b, "%.1f%%", 100 * summary.base_accuracy);
   std::snprintf(f, sizeof f, "%.1f%%", 100 * summary.final_accuracy);
@@ -755,7 +877,7 @@ GrpoSummary GrpoRun::run() {
   std::snprintf(ff, sizeof ff, "%.1f%%", 100 * summary.final_format_rate);
   const nlohmann::json sj = {{"held-out accuracy (base)", b}, {"held-out accuracy (after RL)", f},
                              {"format rate (base)", bf}, {"format rate (after RL)", ff}, {"steps", summary.steps}};
-  dir.write_file("summary.json", sj.dump(2) + "\n");
+  dir->write_file("summary.json", sj.dump(2) + "\n");
   ReportOptions ro;
   ro.metrics = {"eval/accuracy", "eval/format_rate", "reward/mean", "rollout/accuracy", "rollout/response_length",
                 "train/kl", "train/entropy", "train/clip_fraction", "train/loss", "train/grad_norm"};

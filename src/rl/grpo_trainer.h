@@ -6,6 +6,11 @@
 //             frozen reference when β > 0), backward, clip, AdamW ──▶ the engine reads the new weights in place.
 // Everything random in a step derives from (seed, step), and checkpoints hold weights, AdamW moments and the
 // step, so a resumed run reproduces the metrics of an uninterrupted one.
+//
+// Data parallel (launched by torchrun / r1 launch / mpirun / srun, docs/distributed.md): each rank rolls out a
+// contiguous share of every step's prompts and trains on a share of every minibatch, with loss weights that are
+// shares of the GLOBAL minibatch, so N ranks reproduce one process's metrics; rank 0 writes the run directory,
+// and a checkpoint resumes with any number of ranks.
 #pragma once
 #include <cstdint>
 #include <string>

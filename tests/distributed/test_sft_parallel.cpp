@@ -7,12 +7,8 @@
 #include <fstream>
 
 #include "core/config.h"
-#include "data/reasoning_corpus.h"
 #include "dist_test_util.h"
-#include "model/checkpoint_io.h"
-#include "model/config.h"
-#include "tokenizer/bpe_trainer.h"
-#include "tokenizer/tokenizer.h"
+#include "support/micro_model.h"
 #include "train/metrics.h"
 #include "train/sft.h"
 
@@ -21,26 +17,8 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// A BPE tokenizer trained on a little of the built-in corpus and one random transformer block of width 32.
-std::string micro_model(const fs::path& dir) {
-  data::CorpusOptions co;
-  co.documents = 200;
-  BpeTrainerOptions to;
-  to.vocab_size = 280;
-  to.special_tokens = {"<|endoftext|>"};
-  write_trained_tokenizer(train_bpe(data::pretraining_corpus(co, "User: ", "Assistant:"), to), to, dir.string());
-  const Tokenizer tok = Tokenizer::from_dir(dir.string());
-  ModelConfig c = builtin_model_config("tiny");
-  c.vocab_size = tok.vocab_size();
-  c.hidden_size = 32, c.intermediate_size = 64, c.num_attention_heads = 2, c.num_key_value_heads = 1, c.head_dim = 16;
-  c.num_hidden_layers = 1;
-  c.eos_token_ids = {tok.token_to_id("<|endoftext|>")};
-  ParamLayout layout(c);
-  std::vector<float> p(static_cast<size_t>(layout.total()));
-  init_params(c, layout, p.data(), 3);
-  save_hf_checkpoint(dir.string(), c, layout, p.data());
-  return dir.string();
-}
+// The shared micro model (tests/support) with a smaller tokenizer: one random transformer block of width 32.
+std::string micro_model(const fs::path& dir) { return test::make_micro_model(dir, 3, 200, 280); }
 
 std::string sft_yaml(const std::string& model) {
   return "model: {path: " + model +

@@ -105,6 +105,25 @@ void breakdown(const r1::ModelConfig& c, const bf16* w, const r1::ParamLayout& l
     r1::cuda::paged_decode_attention(ctx, att, nullptr, q, pool, pool + int64_t(pages) * ps * Hkv * D, dptr, didx, dlen,
                                      B, Hq, Hkv, D, ps, plan, work);
   });
+  // The layer's products at B rows (decode_linear: measured algorithm choice), weights of layer 0.
+  bf16 *gx = nullptr, *gy = nullptr;
+  const int F = c.intermediate_size;
+  cudaMalloc(&gx, size_t(B) * F * 2), cudaMalloc(&gy, size_t(B) * F * 2);
+  fill_normal<<<(B * F + 255) / 256, 256>>>(gx, int64_t(B) * F, 9, 1.0f);
+  const auto& L0 = layout.layer(0);
+  struct Lin { const char* name; int64_t w, b; int I, O; };
+  const Lin lins[] = {{"q", L0.q_w, L0.q_b, C, Hq * D}, {"k", L0.k_w, L0.k_b, C, Hkv * D}, {"o", L0.o_w, -1, Hq * D, C},
+                      {"gate", L0.gate_w, -1, C, F}, {"down", L0.down_w, -1, F, C}};
+  std::printf("  products B=%d:", B);
+  double layer_ms = 0;
+  for (const Lin& li : lins) {
+    const double ms = time_ms([&] { r1::cuda::decode_linear(ctx, gy, gx, w + li.w, li.b >= 0 ? w + li.b : nullptr, B, li.I, li.O); });
+    const double mult = std::string(li.name) == "k" || std::string(li.name) == "gate" ? 2 : 1;  // v, up
+    layer_ms += ms * mult;
+    std::printf(" %s %.1f us (%.0f GB/s)", li.name, 1e3 * ms, double(li.I) * li.O * 2 / (ms * 1e-3) / 1e9);
+  }
+  std::printf("; 7 per layer %.3f ms, x%d = %.3f ms\n", layer_ms, c.num_hidden_layers, layer_ms * c.num_hidden_layers);
+  cudaFree(gx), cudaFree(gy);
   const double kv_gb = 2.0 * B * L * Hkv * D * 2 / 1e9;
   std::printf("  breakdown B=%d: lm_head %.3f ms, sample T=1 %.3f ms, greedy %.3f ms, top_p=0.9 %.3f ms; "
               "attention (L=%d, %d splits) %.3f ms/layer = %.0f GB/s, x%d layers = %.3f ms\n",

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -22,11 +23,16 @@ namespace r1::test {
 
 namespace fs = std::filesystem;
 
-// The models make_fixtures.py builds; the manifest must list every one of them.
+// The models make_fixtures.py builds; the manifest must list every one of them, except those of
+// hf_fixture_may_be_absent.
 inline const std::vector<std::string>& hf_fixture_names() {
-  static const std::vector<std::string> kNames = {"qwen2_tied", "qwen2_untied", "llama3_hd128"};
+  static const std::vector<std::string> kNames = {"qwen2_tied", "qwen2_untied", "llama3_hd128", "llama3_bias"};
   return kNames;
 }
+
+// Models added to make_fixtures.py after the committed fixtures were generated: a manifest without them skips
+// their tests (until make_fixtures.py is re-run on the GPU machine) instead of failing.
+inline bool hf_fixture_may_be_absent(const std::string& name) { return name == "llama3_bias"; }
 
 // tests/fixtures/hf, or $R1_HF_FIXTURES (to check freshly generated fixtures before they are unpacked there).
 inline fs::path hf_fixture_root() {
@@ -84,6 +90,11 @@ inline std::optional<HfFixture> load_hf_fixture(const std::string& name) {
     f.temperature = j.at("temperature").get<float>();
     f.grad_names = m.at("grad_names").get<std::vector<std::string>>();
     return f;
+  }
+  if (hf_fixture_may_be_absent(name)) {
+    std::printf("[ fixture ] %s lists no model '%s' yet: regenerate it with make_fixtures.py\n",
+                manifest.string().c_str(), name.c_str());
+    return std::nullopt;
   }
   ADD_FAILURE() << manifest << " lists no model '" << name << "': regenerate it with make_fixtures.py";
   return std::nullopt;

@@ -36,7 +36,7 @@ class HfParity : public ::testing::TestWithParam<std::string> {
     auto f = load_hf_fixture(GetParam());
     if (HasFailure()) GTEST_FAIL() << "manifest does not describe " << GetParam();
     if (!f)
-      GTEST_SKIP() << "no " << (hf_fixture_root() / "manifest.json")
+      GTEST_SKIP() << "no fixture " << GetParam() << " in " << (hf_fixture_root() / "manifest.json")
                    << " yet: generate it with bench/hf_compat/make_fixtures.py (needs transformers)";
     fx_ = std::move(*f);
     config_ = load_model_config((fx_.dir / "config.json").string());
@@ -72,6 +72,9 @@ TEST_P(HfParity, ConfigReadsAsTransformersBuiltIt) {
   EXPECT_FLOAT_EQ(config_.rope_theta, e["rope_theta"].get<float>()) << "RoPE base misread";
   EXPECT_EQ(config_.tie_word_embeddings, e["tie_word_embeddings"].get<bool>());
   EXPECT_EQ(config_.attention_bias, e["attention_bias"].get<bool>());
+  if (e.contains("mlp_bias")) {  // recorded by manifests since llama3_bias
+    EXPECT_EQ(config_.mlp_bias, e["mlp_bias"].get<bool>());
+  }
   const auto& rs = e["rope_scaling"];
   if (rs.is_null()) {
     EXPECT_EQ(config_.rope_scaling.type, "");

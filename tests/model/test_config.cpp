@@ -127,15 +127,17 @@ TEST(Config, DefaultsFollowTransformers) {
   EXPECT_FALSE(parse(j).attention_bias);
 }
 
-TEST(Config, LlamaAttentionAndMlpBiasesAreRefusedNamingTheField) {
+TEST(Config, LlamaAttentionAndMlpBiasesAreReadAndWritten) {
   // transformers' LlamaAttention gives o_proj a bias too when attention_bias is set, and mlp_bias adds gate/up/
-  // down biases: the layout knows them, the transformers do not apply them yet, so loading must not pretend.
+  // down biases (applied by the transformers: tests/model/test_llama_bias.cpp).
   auto j = llama_json();
   j["attention_bias"] = true;
-  expect_error([&] { parse(j); }, {"cfg.json", "field 'attention_bias'", "o_proj"});
-  j["attention_bias"] = false;
   j["mlp_bias"] = true;
-  expect_error([&] { parse(j); }, {"cfg.json", "field 'mlp_bias'"});
+  const ModelConfig l = parse(j);
+  EXPECT_TRUE(l.attention_bias);
+  EXPECT_TRUE(l.mlp_bias);
+  EXPECT_TRUE(attention_bias_on_o_proj(l));
+  EXPECT_EQ(parse(model_config_to_json(l)), l);
   // Qwen2 has neither: its attention_bias key is ignored (always q/k/v only) and so is mlp_bias, as in transformers.
   j["model_type"] = "qwen2";
   j["attention_bias"] = true;

@@ -329,8 +329,7 @@ TEST(HfExport, RealQwenTokenizerFilesAreCarriedOverByteForByte) {
 }
 
 TEST(HfExport, LlamaBiasTensorsRoundTripThroughTheWeightFiles) {
-  // The layout knows Llama's o_proj and MLP biases (the config parser still refuses them until the transformer
-  // applies them): they are saved and loaded under transformers' names.
+  // Llama's o_proj and MLP biases are saved and loaded under transformers' names.
   ModelConfig c = builtin_model_config("tiny");
   c.model_type = "llama", c.attention_bias = true, c.mlp_bias = true;
   const Model m(c);

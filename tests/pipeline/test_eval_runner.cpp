@@ -14,7 +14,7 @@
 #include "eval/judge.h"
 #include "eval/majority_vote.h"
 #include "eval/runner.h"
-#include "fixture.h"
+#include "support/micro_model.h"
 #include "model/checkpoint_io.h"
 #include "model/config.h"
 #include "rewards/math_verifier.h"

@@ -8,7 +8,7 @@
 
 #include "core/config.h"
 #include "core/error.h"
-#include "fixture.h"
+#include "support/micro_model.h"
 #include "rl/pipeline.h"
 #include "train/run_dir.h"
 

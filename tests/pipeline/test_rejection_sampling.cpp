@@ -10,7 +10,7 @@
 #include "core/config.h"
 #include "core/error.h"
 #include "data/jsonl.h"
-#include "fixture.h"
+#include "support/micro_model.h"
 #include "rewards/format_reward.h"
 #include "rewards/math_verifier.h"
 #include "rl/rejection_sampling.h"

@@ -8,7 +8,7 @@
 
 #include "core/error.h"
 #include "core/rng.h"
-#include "fixture.h"
+#include "support/micro_model.h"
 #include "model/checkpoint_io.h"
 #include "model/config.h"
 #include "model/transformer.h"

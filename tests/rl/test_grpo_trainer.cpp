@@ -16,40 +16,14 @@
 #include "tokenizer/tokenizer.h"
 #include "train/metrics.h"
 #include "train/run_dir.h"
+#include "support/micro_model.h"
 
 using namespace r1;
+using r1::test::deterministic_metrics;
+using r1::test::temp_dir;
 namespace fs = std::filesystem;
 
 namespace {
-
-fs::path temp_dir(const std::string& name) {
-  fs::path d = fs::temp_directory_path() / ("r1_test_grpo_" + name + "_" + std::to_string(::getpid()));
-  fs::remove_all(d);
-  fs::create_directories(d);
-  return d;
-}
-
-// A tokenizer trained on a little of the built-in corpus and a randomly initialised micro model.
-std::string make_base_model(const fs::path& dir) {
-  data::CorpusOptions co;
-  co.documents = 300;
-  const auto docs = data::pretraining_corpus(co, "User: ", "Assistant:");
-  BpeTrainerOptions to;
-  to.vocab_size = 300;
-  to.special_tokens = {"<|endoftext|>"};
-  write_trained_tokenizer(train_bpe(docs, to), to, dir.string());
-  const Tokenizer tok = Tokenizer::from_dir(dir.string());
-  ModelConfig c = builtin_model_config("tiny");
-  c.vocab_size = tok.vocab_size();
-  c.hidden_size = 32, c.intermediate_size = 64, c.num_attention_heads = 2, c.num_key_value_heads = 1, c.head_dim = 16;
-  c.num_hidden_layers = 1;
-  c.eos_token_ids = {tok.token_to_id("<|endoftext|>")};
-  ParamLayout layout(c);
-  std::vector<float> p(size_t(layout.total()));
-  init_params(c, layout, p.data(), 3);
-  save_hf_checkpoint(dir.string(), c, layout, p.data());
-  return dir.string();
-}
 
 std::string yaml(const std::string& model) {
   return "model: {path: " + model +
@@ -61,20 +35,11 @@ std::string yaml(const std::string& model) {
          "checkpoint: {every: 2, keep: 3}\n";
 }
 
-// The metrics that must not depend on wall-clock time.
-std::map<int64_t, std::map<std::string, double>> deterministic_metrics(const fs::path& run) {
-  std::map<int64_t, std::map<std::string, double>> out;
-  for (const auto& r : read_metrics(run / "metrics.jsonl"))
-    for (const auto& [k, v] : r.values)
-      if (k.rfind("time/", 0) != 0 && k.rfind("perf/", 0) != 0) out[r.step][k] = v;
-  return out;
-}
-
 }  // namespace
 
 TEST(GrpoTrainer, ResumeAfterKillMatchesUninterruptedRun) {
   const auto root = temp_dir("resume");
-  const std::string model = make_base_model(root / "base");
+  const std::string model = r1::test::make_micro_model(root / "base");
   const Config config = parse_config(yaml(model), "test.yaml", rl::grpo_config_schema());
 
   rl::GrpoRunOptions full;
@@ -163,7 +128,7 @@ TEST(GrpoTrainer, NonFiniteLossSkipsTheUpdateStopsTheRunAndKeepsCheckpointsClean
     return std::unique_ptr<rewards::Reward>(new NanReward());
   });
   const auto root = temp_dir("nan");
-  const std::string model = make_base_model(root / "base");
+  const std::string model = r1::test::make_micro_model(root / "base");
   const Config config = parse_config(yaml(model) + "rewards: [{name: nan_reward}]\n", "nan.yaml",
                                      rl::grpo_config_schema(), {"checkpoint.every=1", "checkpoint.keep=5"});
   rl::GrpoRunOptions o;
@@ -193,7 +158,7 @@ TEST(GrpoTrainer, NonFiniteLossSkipsTheUpdateStopsTheRunAndKeepsCheckpointsClean
 // entropy bonus is what makes the gradient non-zero.)
 TEST(GrpoTrainer, MicroBatchesGiveTheSameUpdatesAsWholeMinibatches) {
   const auto root = temp_dir("micro");
-  const std::string model = make_base_model(root / "base");
+  const std::string model = r1::test::make_micro_model(root / "base");
   for (const std::string aggregation : {"seq_mean_token_mean", "token_mean"}) {
     const std::string base = yaml(model) + "seed: 5\n";
     auto run = [&](int micro_tokens, const std::string& name) {

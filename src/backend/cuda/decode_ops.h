@@ -73,13 +73,14 @@ struct RowSampling {
   int32_t pad = 0;
 };
 // For each row b (logits row rows ? rows[b] : b of [*, V], float32): the token the CPU sampler
-// (gen::Sampler::sample) picks for uniform u[b] — canonical order (higher logit first, lower id on ties), top-k,
-// top-p (keep while the mass before a token is below top_p), inverse CDF — or the argmax (lowest id) for greedy.
-// logprob[b] = log softmax(z)[token]; sampling_logprob[b] = log q(token) (0 for greedy). Masses are summed in
-// 2^-44 fixed point (exact, order independent: deterministic), so a draw can differ from the CPU's double sums
-// only when u falls within ~1e-9 of a boundary. token[b] = -1 marks a row with NaN logits. No full sort: the
-// canonical order is resolved by value histograms, and only the tokens of the one bin where the cumulative mass
-// crosses the target are sorted (in shared memory).
+// (gen::Sampler::sample) picks for uniform u[b]: the argmax (lowest id) for greedy; otherwise the inverse CDF of
+// w = exp((z - max) / T) over the CPU's order — token ids when neither top-k nor top-p is on (the CPU never
+// sorts then), else (higher logit first, lower id on ties) restricted to the top-k prefix and then to the top-p
+// prefix (keep while the mass before a token is below top_p). logprob[b] = log softmax(z)[token];
+// sampling_logprob[b] = log q(token) (0 for greedy). Weights are summed in 2^-44 fixed point (exact, order
+// independent: deterministic), so a draw can differ from the CPU's double sums only when u falls within ~1e-9
+// of a boundary. token[b] = -1 marks a row with NaN logits. No full sort: value histograms locate the crossing,
+// and only the tokens of that one bin are sorted (in shared memory).
 void sample_tokens(Context& ctx, int32_t* token, float* logprob, float* sampling_logprob, const float* logits,
                    const int32_t* rows, const RowSampling* params, const double* u, int B, int V);
 

@@ -1,14 +1,16 @@
 // Fused token sampling over a batch of float32 logits rows: the same draw as the CPU sampler (gen::Sampler),
 // without sorting the vocabulary.
 //
-// The CPU sampler orders tokens canonically (higher logit first, lower id on ties), keeps the top-k prefix,
-// then the top-p prefix (a token stays while the mass before it is below top_p of the total), and picks the
-// first token whose cumulative weight exceeds u * kept_total, with w_v = exp((z_v - max) / T). Every one of
-// those is "find the canonical position where a prefix sum (of counts or of weights) crosses a target", which
-// one block per row answers with value histograms instead of a sort:
+// The CPU sampler picks the first token whose cumulative weight exceeds u * kept_total, w_v = exp((z_v - max)/T),
+// walking the vocabulary in id order when there is no truncation (its candidate list is never sorted then), and
+// otherwise in canonical order (higher logit first, lower id on ties) over the top-k prefix, then the top-p prefix
+// (a token stays while the mass before it is below top_p of the total). One block per row:
 //   pass A  max (and the first argmax), the smallest finite logit, NaN check;
-//   pass B  sum exp(z - max) in double (the T = 1 log-sum-exp for logprob) and level 0: a histogram of count and
-//           weight over 1024 bins linear in the logit between min and max (monotone in the canonical order);
+//   pass B  sum exp(z - max) in double (the T = 1 log-sum-exp for logprob), the weights' sum per warp segment of
+//           ids, and with top-k / top-p level 0: a histogram of count and weight over 1024 bins linear in the
+//           logit between min and max (monotone in the canonical order);
+//   id order  (no truncation) the segment holding the crossing, then one warp scans it 128 ids at a time;
+// Everything canonical is "find the position where a prefix sum (of counts or of weights) crosses a target":
 //   select  scan the bins from the top to the bin where the prefix crosses the target; if that bin holds at
 //           most kCap tokens, gather them (one pass), sort them in shared memory by (logit desc, id asc) and find
 //           the exact position; otherwise refine the bin by another histogram over its order keys (10 bits per
@@ -624,13 +626,15 @@ void sample_tokens(Context& ctx, int32_t* token, float* logprob, float* sampling
                    const int32_t* rows, const RowSampling* params, const double* u, int B, int V) {
   if (B <= 0) return;
   static_assert(sizeof(Shared) <= 227 * 1024, "sampling: shared memory");
-  // Raise the kernel's dynamic shared memory limit once (not a stream operation, but keep it out of graph
-  // captures: the engine's first, uncaptured step does it).
-  static bool raised = false;
-  if (!raised) {
+  // Raise the kernel's dynamic shared memory limit once per device (not a stream operation, but keep it out of
+  // graph captures: the engine's first, uncaptured step does it).
+  static uint64_t raised = 0;  // bit d: done on device d
+  int dev = 0;
+  R1_CUDA_CHECK("sample_tokens", cudaGetDevice(&dev));
+  if (dev >= 64 || !(raised >> dev & 1)) {
     R1_CUDA_CHECK("sample_tokens", cudaFuncSetAttribute(sample_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
                                                         int(sizeof(Shared))));
-    raised = true;
+    if (dev < 64) raised |= uint64_t(1) << dev;
   }
   // Fixed point with 2^fx_bits per unit weight: the total (<= V units) must stay below 2^63.
   int vbits = 0;

@@ -43,7 +43,8 @@ GpuForward::GpuForward(const ModelConfig& config, const bf16* weights, cuda::Con
   for (int l = 0; l < c_.num_hidden_layers; l++) {
     const auto& L = layout_.layer(l);
     layers_.push_back({at(L.input_norm), at(L.q_w), at(L.q_b), at(L.k_w), at(L.k_b), at(L.v_w), at(L.v_b),
-                       at(L.o_w), at(L.post_norm), at(L.gate_w), at(L.up_w), at(L.down_w)});
+                       at(L.o_w), at(L.post_norm), at(L.gate_w), at(L.up_w), at(L.down_w), at(L.o_b),
+                       at(L.gate_b), at(L.up_b), at(L.down_b)});
   }
   embed_ = at(layout_.embed), final_norm_ = at(layout_.final_norm), lm_head_ = at(layout_.lm_head);
   // The CPU's RoPE tables, so both backends rotate by the same angles.
@@ -157,13 +158,13 @@ void GpuForward::reserve_prefill(int T, int n) {
 void GpuForward::layer_rest(const Layer& w, int T, bf16* x, bf16* n, bf16* att, bf16* tmp, bf16* gate, bf16* up,
                             float* rstd) {
   const int C = c_.hidden_size, F = c_.intermediate_size, QD = c_.num_attention_heads * c_.head_dim;
-  cuda::linear_forward(ctx_, tmp, att, w.o_w, nullptr, T, QD, C);
+  cuda::linear_forward(ctx_, tmp, att, w.o_w, w.o_b, T, QD, C);
   cuda::add_inplace(ctx_, x, tmp, int64_t(T) * C);
   cuda::rmsnorm_forward(ctx_, n, rstd, x, w.post_norm, T, C, c_.rms_norm_eps);
-  cuda::linear_forward(ctx_, gate, n, w.gate_w, nullptr, T, C, F);
-  cuda::linear_forward(ctx_, up, n, w.up_w, nullptr, T, C, F);
+  cuda::linear_forward(ctx_, gate, n, w.gate_w, w.gate_b, T, C, F);
+  cuda::linear_forward(ctx_, up, n, w.up_w, w.up_b, T, C, F);
   cuda::swiglu_forward(ctx_, gate, gate, up, int64_t(T) * F);  // elementwise: in place is safe
-  cuda::linear_forward(ctx_, tmp, gate, w.down_w, nullptr, T, F, C);
+  cuda::linear_forward(ctx_, tmp, gate, w.down_w, w.down_b, T, F, C);
   cuda::add_inplace(ctx_, x, tmp, int64_t(T) * C);
 }
 
@@ -273,12 +274,12 @@ void GpuForward::decode_kernels(int Bp) {
                                rope_sin_.get(), Bp, Hq, Hkv, D);
     cuda::paged_decode_attention(ctx_, datt_.get(), nullptr, dq_.get(), k_pool(l), v_pool(l), indptr, indices, lens,
                                  Bp, Hq, Hkv, D, page_size_, plan, dwork_.get());
-    cuda::decode_linear(ctx_, dtmp_.get(), datt_.get(), w.o_w, nullptr, Bp, QD, C);
+    cuda::decode_linear(ctx_, dtmp_.get(), datt_.get(), w.o_w, w.o_b, Bp, QD, C);
     cuda::add_rmsnorm(ctx_, dx_.get(), dtmp_.get(), dn_.get(), drstd_.get(), w.post_norm, Bp, C, eps);
-    cuda::decode_linear(ctx_, dgate_.get(), dn_.get(), w.gate_w, nullptr, Bp, C, F);
-    cuda::decode_linear(ctx_, dup_.get(), dn_.get(), w.up_w, nullptr, Bp, C, F);
+    cuda::decode_linear(ctx_, dgate_.get(), dn_.get(), w.gate_w, w.gate_b, Bp, C, F);
+    cuda::decode_linear(ctx_, dup_.get(), dn_.get(), w.up_w, w.up_b, Bp, C, F);
     cuda::swiglu_forward(ctx_, dgate_.get(), dgate_.get(), dup_.get(), int64_t(Bp) * F);
-    cuda::decode_linear(ctx_, dtmp_.get(), dgate_.get(), w.down_w, nullptr, Bp, F, C);
+    cuda::decode_linear(ctx_, dtmp_.get(), dgate_.get(), w.down_w, w.down_b, Bp, F, C);
     const bf16* next_norm = l + 1 < c_.num_hidden_layers ? layers_[size_t(l) + 1].input_norm : final_norm_;
     cuda::add_rmsnorm(ctx_, dx_.get(), dtmp_.get(), dn_.get(), drstd_.get(), next_norm, Bp, C, eps);
   }

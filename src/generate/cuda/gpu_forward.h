@@ -68,6 +68,7 @@ class GpuForward {
  private:
   struct Layer {
     const __nv_bfloat16 *input_norm, *q_w, *q_b, *k_w, *k_b, *v_w, *v_b, *o_w, *post_norm, *gate_w, *up_w, *down_w;
+    const __nv_bfloat16 *o_b, *gate_b, *up_b, *down_b;  // Llama attention_bias / mlp_bias; null when absent
   };
   // The decode step's kernels for Bp rows (inputs already on the device): what a graph captures.
   void decode_kernels(int Bp);

@@ -28,6 +28,13 @@ struct Planner {
   }
 };
 
+// A bias (bf16 weights) or its gradient (float32) at offset `at` of a flat buffer; null when the layout has none
+// (offset -1), which the linear ops read as "no bias".
+template <typename T>
+T* at_or_null(T* base, int64_t at) {
+  return at >= 0 ? base + at : nullptr;
+}
+
 void zero(Context& ctx, void* p, size_t bytes) { R1_CUDA_CHECK("cuda_transformer", cudaMemsetAsync(p, 0, bytes, ctx.stream())); }
 
 }  // namespace
@@ -199,20 +206,20 @@ void CudaTransformer::forward(const PackedBatch& batch) {
     const auto& w = layout_.layer(l);
     const Acts::Layer& L = a.layers[size_t(l)];
     rmsnorm_forward(ctx, L.n1, L.rstd1, L.x, W + w.input_norm, T, C, c.rms_norm_eps);
-    linear_forward(ctx, L.q, L.n1, W + w.q_w, w.q_b >= 0 ? W + w.q_b : nullptr, T, C, Hq * D);
-    linear_forward(ctx, L.k, L.n1, W + w.k_w, w.k_b >= 0 ? W + w.k_b : nullptr, T, C, Hkv * D);
-    linear_forward(ctx, L.v, L.n1, W + w.v_w, w.v_b >= 0 ? W + w.v_b : nullptr, T, C, Hkv * D);
+    linear_forward(ctx, L.q, L.n1, W + w.q_w, at_or_null(W, w.q_b), T, C, Hq * D);
+    linear_forward(ctx, L.k, L.n1, W + w.k_w, at_or_null(W, w.k_b), T, C, Hkv * D);
+    linear_forward(ctx, L.v, L.n1, W + w.v_w, at_or_null(W, w.v_b), T, C, Hkv * D);
     rope_forward(ctx, L.q, positions_.get(), rope_cos_.get(), rope_sin_.get(), T, Hq, D);
     rope_forward(ctx, L.k, positions_.get(), rope_cos_.get(), rope_sin_.get(), T, Hkv, D);
     attention_forward(ctx, L.att, L.lse, L.q, L.k, L.v, cu_seqlens_.get(), B, T, Hq, Hkv, D, batch_max_seqlen_);
-    linear_forward(ctx, a.tmp, L.att, W + w.o_w, nullptr, T, Hq * D, C);
+    linear_forward(ctx, a.tmp, L.att, W + w.o_w, at_or_null(W, w.o_b), T, Hq * D, C);
     R1_CUDA_CHECK("forward", cudaMemcpyAsync(L.h, L.x, TC_bytes, cudaMemcpyDeviceToDevice, stream_));
     add_inplace(ctx, L.h, a.tmp, int64_t(T) * C);
     rmsnorm_forward(ctx, L.n2, L.rstd2, L.h, W + w.post_norm, T, C, c.rms_norm_eps);
-    linear_forward(ctx, L.gate, L.n2, W + w.gate_w, nullptr, T, C, F);
-    linear_forward(ctx, L.up, L.n2, W + w.up_w, nullptr, T, C, F);
+    linear_forward(ctx, L.gate, L.n2, W + w.gate_w, at_or_null(W, w.gate_b), T, C, F);
+    linear_forward(ctx, L.up, L.n2, W + w.up_w, at_or_null(W, w.up_b), T, C, F);
     swiglu_forward(ctx, a.act, L.gate, L.up, int64_t(T) * F);
-    linear_forward(ctx, a.tmp, a.act, W + w.down_w, nullptr, T, F, C);
+    linear_forward(ctx, a.tmp, a.act, W + w.down_w, at_or_null(W, w.down_b), T, F, C);
     bf16* next = l + 1 < c.num_hidden_layers ? a.layers[size_t(l) + 1].x : a.x_final;
     R1_CUDA_CHECK("forward", cudaMemcpyAsync(next, L.h, TC_bytes, cudaMemcpyDeviceToDevice, stream_));
     add_inplace(ctx, next, a.tmp, int64_t(T) * C);
@@ -279,17 +286,17 @@ void CudaTransformer::backward_trunk() {
     // MLP. The SwiGLU product was not saved: recompute it for down_proj's weight gradient.
     swiglu_forward(ctx, a.act, L.gate, L.up, int64_t(T) * F);
     zero(ctx, a.dact, TF);
-    linear_backward(ctx, a.dact, G + w.down_w, nullptr, a.dres, a.act, W + w.down_w, T, F, C);
+    linear_backward(ctx, a.dact, G + w.down_w, at_or_null(G, w.down_b), a.dres, a.act, W + w.down_w, T, F, C);
     zero(ctx, a.dgate, TF);
     zero(ctx, a.dup, TF);
     swiglu_backward(ctx, a.dgate, a.dup, a.dact, L.gate, L.up, int64_t(T) * F);
     zero(ctx, a.dnorm, TC);
-    linear_backward(ctx, a.dnorm, G + w.gate_w, nullptr, a.dgate, L.n2, W + w.gate_w, T, C, F);
-    linear_backward(ctx, a.dnorm, G + w.up_w, nullptr, a.dup, L.n2, W + w.up_w, T, C, F);
+    linear_backward(ctx, a.dnorm, G + w.gate_w, at_or_null(G, w.gate_b), a.dgate, L.n2, W + w.gate_w, T, C, F);
+    linear_backward(ctx, a.dnorm, G + w.up_w, at_or_null(G, w.up_b), a.dup, L.n2, W + w.up_w, T, C, F);
     rmsnorm_backward(ctx, a.dres, G + w.post_norm, a.dnorm, L.h, W + w.post_norm, L.rstd2, T, C);
     // Attention.
     zero(ctx, a.datt, TQ);
-    linear_backward(ctx, a.datt, G + w.o_w, nullptr, a.dres, L.att, W + w.o_w, T, Hq * D, C);
+    linear_backward(ctx, a.datt, G + w.o_w, at_or_null(G, w.o_b), a.dres, L.att, W + w.o_w, T, Hq * D, C);
     zero(ctx, a.dq, TQ);
     zero(ctx, a.dk, TKV);
     zero(ctx, a.dv, TKV);
@@ -298,9 +305,9 @@ void CudaTransformer::backward_trunk() {
     rope_backward(ctx, a.dq, positions_.get(), rope_cos_.get(), rope_sin_.get(), T, Hq, D);
     rope_backward(ctx, a.dk, positions_.get(), rope_cos_.get(), rope_sin_.get(), T, Hkv, D);
     zero(ctx, a.dnorm, TC);
-    linear_backward(ctx, a.dnorm, G + w.q_w, w.q_b >= 0 ? G + w.q_b : nullptr, a.dq, L.n1, W + w.q_w, T, C, Hq * D);
-    linear_backward(ctx, a.dnorm, G + w.k_w, w.k_b >= 0 ? G + w.k_b : nullptr, a.dk, L.n1, W + w.k_w, T, C, Hkv * D);
-    linear_backward(ctx, a.dnorm, G + w.v_w, w.v_b >= 0 ? G + w.v_b : nullptr, a.dv, L.n1, W + w.v_w, T, C, Hkv * D);
+    linear_backward(ctx, a.dnorm, G + w.q_w, at_or_null(G, w.q_b), a.dq, L.n1, W + w.q_w, T, C, Hq * D);
+    linear_backward(ctx, a.dnorm, G + w.k_w, at_or_null(G, w.k_b), a.dk, L.n1, W + w.k_w, T, C, Hkv * D);
+    linear_backward(ctx, a.dnorm, G + w.v_w, at_or_null(G, w.v_b), a.dv, L.n1, W + w.v_w, T, C, Hkv * D);
     rmsnorm_backward(ctx, a.dres, G + w.input_norm, a.dnorm, L.x, W + w.input_norm, L.rstd1, T, C);
   }
   embedding_backward(ctx, G + layout_.embed, a.dres, tokens_.get(), T, C);

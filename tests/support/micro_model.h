@@ -1,5 +1,6 @@
-// Shared helpers of the pipeline tests: temporary directories and a micro model (a BPE tokenizer trained on a
-// little of the built-in corpus, one transformer block of width 32) that every stage can load from disk.
+// Shared helpers of the job-level tests (tests/rl, tests/pipeline, tests/distributed; library r1_test_support):
+// temporary directories and a micro model (a BPE tokenizer trained on a little of the built-in corpus, one
+// transformer block of width 32) that every job can load from disk.
 #pragma once
 #include <filesystem>
 #include <map>
@@ -11,7 +12,9 @@ namespace r1::test {
 std::filesystem::path temp_dir(const std::string& name);
 
 // Writes a randomly initialised micro model (config.json, model.safetensors, tokenizer files) into dir.
-std::string make_micro_model(const std::filesystem::path& dir, uint64_t seed = 3);
+// The tokenizer is trained on `documents` corpus documents up to `vocab_size` tokens.
+std::string make_micro_model(const std::filesystem::path& dir, uint64_t seed = 3, int documents = 300,
+                             int vocab_size = 300);
 
 // A micro model SFT-trained on the addition task's well-formed solutions for `steps` steps (run directory
 // `dir`); returns its model directory. It writes "<think> ... </think> <answer>N</answer>" and gets some

@@ -1,4 +1,4 @@
-#include "fixture.h"
+#include "support/micro_model.h"
 
 #include <unistd.h>
 
@@ -18,18 +18,18 @@ namespace fs = std::filesystem;
 namespace r1::test {
 
 fs::path temp_dir(const std::string& name) {
-  fs::path d = fs::temp_directory_path() / ("r1_test_pipeline_" + name + "_" + std::to_string(::getpid()));
+  fs::path d = fs::temp_directory_path() / ("r1_test_" + name + "_" + std::to_string(::getpid()));
   fs::remove_all(d);
   fs::create_directories(d);
   return d;
 }
 
-std::string make_micro_model(const fs::path& dir, uint64_t seed) {
+std::string make_micro_model(const fs::path& dir, uint64_t seed, int documents, int vocab_size) {
   data::CorpusOptions co;
-  co.documents = 300;
+  co.documents = documents;
   const auto docs = data::pretraining_corpus(co, "User: ", "Assistant:");
   BpeTrainerOptions to;
-  to.vocab_size = 300;
+  to.vocab_size = vocab_size;
   to.special_tokens = {"<|endoftext|>"};
   write_trained_tokenizer(train_bpe(docs, to), to, dir.string());
   const Tokenizer tok = Tokenizer::from_dir(dir.string());
