@@ -44,6 +44,7 @@
 #include "train/report.h"
 #include "train/distributed/world.h"
 #include "train/run_dir.h"
+#include "train/training_checkpoint.h"
 #include "train/schedule.h"
 
 namespace fs = std::filesystem;
@@ -375,6 +376,7 @@ class GrpoRun {
   // Collective; only rank 0 holds the run directory (dir is null elsewhere) and writes.
   void save_checkpoint(int64_t step, RunDir* dir);
   int64_t restore_checkpoint(RunDir* dir);
+  TrainingCheckpoint checkpoint_parts();
   // This rank's contiguous share [first, second) of n items: rank r of W takes [r*n/W, (r+1)*n/W).
   std::pair<size_t, size_t> share(size_t n) const {
     const size_t r = size_t(comm_->rank()), w = size_t(comm_->world_size());
@@ -673,45 +675,17 @@ std::map<std::string, double> GrpoRun::evaluate() {
   return {{"eval/accuracy", sums[0] / k}, {"eval/format_rate", sums[1] / k}, {"eval/response_length", sums[2] / k}};
 }
 
+TrainingCheckpoint GrpoRun::checkpoint_parts() {
+  return {*policy_, *optimizer_, *comm_, config_.get_string("model.path")};
+}
+
 void GrpoRun::save_checkpoint(int64_t step, RunDir* dir) {
-  const fs::path staging = dir ? dir->begin_checkpoint(step) : fs::path();
-  if (dir) {
-    const fs::path model_dir = staging / "model";
-    HfExportOptions hf;
-    hf.source_dir = config_.get_string("model.path");  // carries its tokenizer files and generation config
-    policy_->pull_params();
-    save_hf_model_dir(model_dir.string(), model_config_, policy_->layout(), policy_->host_params(), hf);
-  }
-  // Every rank takes part (the moments are gathered to rank 0); full moments resume with any world size.
-  optimizer_->save_state(dir ? (staging / "optimizer.safetensors").string() : std::string());
-  if (!dir) return;
-  const nlohmann::json state = {{"step", step}, {"optimizer_steps", optimizer_->steps_taken()}};
-  write_file_atomic(staging / "trainer_state.json", std::string_view(state.dump(2) + "\n"));
-  dir->commit_checkpoint(step);
-  dir->prune_checkpoints(s_.ckpt_keep);
+  save_training_checkpoint(checkpoint_parts(), dir, step, nlohmann::json::object(), s_.ckpt_keep);
 }
 
 int64_t GrpoRun::restore_checkpoint(RunDir* dir) {
-  // Rank 0 picks the checkpoint; every rank reads it (the run directory is on a filesystem all ranks share).
-  std::string found;
-  if (dir)
-    if (const auto latest = dir->latest_complete_checkpoint()) found = latest->dir.string();
-  found = comm_->host_broadcast(found, 0);
-  if (found.empty()) return 0;
-  const fs::path ckpt(found);
-  reload_weights(*policy_, (ckpt / "model").string());
-  optimizer_->load_state((ckpt / "optimizer.safetensors").string());
-  const fs::path state_path = ckpt / "trainer_state.json";
-  int64_t step = 0;
-  try {
-    const auto state = nlohmann::json::parse(read_file(state_path));
-    step = state.at("step").get<int64_t>();
-    optimizer_->set_steps_taken(state.at("optimizer_steps").get<int64_t>());
-  } catch (const nlohmann::json::exception& e) {
-    fail_in_file(state_path.string(), std::string("unreadable trainer state: ") + e.what());
-  }
-  log::info("resumed from ", found, " (step ", step, ")");
-  return step;
+  const nlohmann::json state = restore_training_checkpoint(checkpoint_parts(), dir);
+  return state.is_null() ? 0 : state["step"].get<int64_t>();
 }
 
 GrpoSummary GrpoRun::run() {

@@ -27,6 +27,7 @@
 #include "train/pretrain.h"
 #include "train/report.h"
 #include "train/run_dir.h"
+#include "train/training_checkpoint.h"
 #include "train/distributed/world.h"
 #include "train/schedule.h"
 
@@ -391,48 +392,19 @@ class SftRun {
 };
 
 void SftRun::save_checkpoint(int64_t step, RunDir* dir, double base_eval) {
-  const fs::path staging = dir ? dir->begin_checkpoint(step) : fs::path();
-  if (dir) {
-    const fs::path model_dir = staging / "model";
-    HfExportOptions hf;
-    hf.source_dir = config_.get_string("model.path");  // carries its tokenizer files and generation config
-    model_->pull_params();
-    save_hf_model_dir(model_dir.string(), model_config_, model_->layout(), model_->host_params(), hf);
-  }
-  // Every rank takes part (the moments are gathered to rank 0); full moments resume with any world size.
-  optimizer_->save_state(dir ? (staging / "optimizer.safetensors").string() : std::string());
-  if (!dir) return;
-  nlohmann::json state = {{"step", step}, {"optimizer_steps", optimizer_->steps_taken()}, {"epoch", epoch_}};
+  nlohmann::json state = {{"epoch", epoch_}};
   state["base_eval_loss"] = std::isfinite(base_eval) ? nlohmann::json(base_eval) : nlohmann::json(nullptr);
-  write_file_atomic(staging / "trainer_state.json", std::string_view(state.dump(2) + "\n"));
-  dir->commit_checkpoint(step);
-  dir->prune_checkpoints(int(config_.get_int("checkpoint.keep")));
+  save_training_checkpoint({*model_, *optimizer_, *comm_, config_.get_string("model.path")}, dir, step, state,
+                           int(config_.get_int("checkpoint.keep")));
 }
 
 int64_t SftRun::restore_checkpoint(RunDir* dir, double* base_eval) {
-  // Rank 0 picks the checkpoint; every rank reads it (the run directory is on a filesystem all ranks share).
-  std::string found;
-  if (dir)
-    if (const auto latest = dir->latest_complete_checkpoint()) found = latest->dir.string();
-  found = comm_->host_broadcast(found, 0);
-  if (found.empty()) return 0;
-  const fs::path ckpt(found);
-  reload_weights(*model_, (ckpt / "model").string());
-  optimizer_->load_state((ckpt / "optimizer.safetensors").string());
-  const fs::path state_path = ckpt / "trainer_state.json";
-  nlohmann::json state;
-  int64_t step = 0;
-  try {
-    state = nlohmann::json::parse(read_file(state_path));
-    step = state.at("step").get<int64_t>();
-    optimizer_->set_steps_taken(state.at("optimizer_steps").get<int64_t>());
-    const auto& b = state.at("base_eval_loss");
-    *base_eval = b.is_null() ? std::numeric_limits<double>::quiet_NaN() : b.get<double>();
-  } catch (const nlohmann::json::exception& e) {
-    fail_in_file(state_path.string(), std::string("unreadable trainer state: ") + e.what());
-  }
-  log::info("resumed from ", found, " (step ", step, ")");
-  return step;
+  const nlohmann::json state =
+      restore_training_checkpoint({*model_, *optimizer_, *comm_, config_.get_string("model.path")}, dir);
+  if (state.is_null()) return 0;
+  const auto it = state.find("base_eval_loss");
+  *base_eval = it == state.end() || it->is_null() ? std::numeric_limits<double>::quiet_NaN() : it->get<double>();
+  return state["step"].get<int64_t>();
 }
 
 std::string fmt(const char* f, double v) {
