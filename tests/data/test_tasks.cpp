@@ -140,7 +140,9 @@ TEST(Tasks, ArithmeticAnswersAreExact) {
     char op = 0;
     ASSERT_EQ(std::sscanf(p.prompt.c_str(), "What is %lld %c %lld?", &a, &op, &b), 3) << p.prompt;
     const long long expected = op == '+' ? a + b : op == '-' ? a - b : op == '*' ? a * b : a / b;
-    if (op == '/') EXPECT_EQ(a % b, 0) << p.prompt;
+    if (op == '/') {
+      EXPECT_EQ(a % b, 0) << p.prompt;
+    }
     EXPECT_EQ(p.answer, std::to_string(expected)) << p.prompt;
   }
 }
@@ -163,7 +165,9 @@ TEST(Tasks, LinearEquationSolutionsSatisfyTheEquation) {
       EXPECT_NE(a, 0);
       EXPECT_EQ(a * x + b, c) << p.prompt;
       EXPECT_EQ(p.prompt, "Solve for x: " + linear_equation_text(a, b, c) + ".");
-      if (difficulty <= 2) EXPECT_TRUE(a > 0 && b >= 0 && x >= 0) << p.prompt;
+      if (difficulty <= 2) {
+        EXPECT_TRUE(a > 0 && b >= 0 && x >= 0) << p.prompt;
+      }
       EXPECT_FALSE((a == 1 || a == -1) && b == 0) << "states its own answer: " << p.prompt;
     }
   EXPECT_EQ(linear_equation_text(3, -7, 8), "3x - 7 = 8");

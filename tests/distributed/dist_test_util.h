@@ -11,7 +11,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <csignal>
 #include <cstdlib>
 #include <cstring>
@@ -24,6 +26,7 @@
 #include <vector>
 
 #include "core/error.h"
+#include "support/micro_model.h"
 #include "train/distributed/world.h"
 
 extern char** environ;
@@ -177,6 +180,57 @@ inline std::vector<float> read_floats(const fs::path& p) {
   std::vector<float> v(s.size() / sizeof(float));
   std::memcpy(v.data(), s.data(), v.size() * sizeof(float));
   return v;
+}
+
+// All spawned ranks exited 0; each that did not is reported with its log. Use as ASSERT_TRUE(ranks_ok(...)).
+inline bool ranks_ok(const std::vector<RankExit>& ranks) {
+  bool ok = true;
+  for (size_t r = 0; r < ranks.size(); r++)
+    if (ranks[r].status != 0) {
+      ADD_FAILURE() << "rank " << r << " exited " << ranks[r].status << "\n" << ranks[r].log;
+      ok = false;
+    }
+  return ok;
+}
+
+// A whole job (SFT, GRPO) run by spawned ranks: the parent writes its YAML to a file and passes, through the
+// environment, that file, the run directory and how many steps this run may take (-1: to the end).
+struct JobArgs {
+  std::string yaml;
+  std::string run_dir;
+  int max_steps = -1;
+};
+
+inline std::map<std::string, std::string> job_env(const fs::path& yaml_file, const fs::path& run_dir,
+                                                  int max_steps = -1) {
+  return {{"R1_TEST_JOB_YAML", yaml_file.string()},
+          {"R1_TEST_JOB_RUN", run_dir.string()},
+          {"R1_TEST_JOB_MAX_STEPS", std::to_string(max_steps)}};
+}
+
+// In a DistWorker test: what job_env passed.
+inline JobArgs worker_job_args() {
+  std::ifstream f(std::getenv("R1_TEST_JOB_YAML"));
+  JobArgs a;
+  a.yaml.assign(std::istreambuf_iterator<char>(f), {});
+  a.run_dir = std::getenv("R1_TEST_JOB_RUN");
+  a.max_steps = std::atoi(std::getenv("R1_TEST_JOB_MAX_STEPS"));
+  return a;
+}
+
+// Two runs logged the same deterministic metrics (deterministic_metrics: no time/ or perf/ values): the same
+// steps, the same names at each step, values equal within tol (relative to values above 1).
+inline void expect_same_metrics(const fs::path& a, const fs::path& b, double tol) {
+  const auto ma = deterministic_metrics(a), mb = deterministic_metrics(b);
+  ASSERT_EQ(ma.size(), mb.size());
+  for (const auto& [step, values] : ma) {
+    ASSERT_TRUE(mb.count(step)) << "step " << step;
+    ASSERT_EQ(values.size(), mb.at(step).size()) << "step " << step;
+    for (const auto& [k, v] : values) {
+      ASSERT_TRUE(mb.at(step).count(k)) << "step " << step << " " << k;
+      EXPECT_NEAR(mb.at(step).at(k), v, tol * std::max(1.0, std::abs(v))) << "step " << step << " " << k;
+    }
+  }
 }
 
 }  // namespace r1::test

@@ -4,8 +4,6 @@
 // is complete (report, samples, checkpoints); and a checkpoint written by 2 ranks resumes on 1 to the same end.
 #include <gtest/gtest.h>
 
-#include <cmath>
-#include <cstdlib>
 #include <fstream>
 
 #include "core/config.h"
@@ -64,22 +62,8 @@ rl::GrpoSummary run(const std::string& yaml, const std::string& run_dir, bool re
 
 TEST(DistWorker, Grpo) {
   R1_DIST_WORKER_ONLY();
-  std::ifstream f(std::getenv("R1_TEST_GRPO_YAML"));
-  const std::string yaml((std::istreambuf_iterator<char>(f)), {});
-  const char* max = std::getenv("R1_TEST_GRPO_MAX_STEPS");
-  run(yaml, std::getenv("R1_TEST_GRPO_RUN"), false, max ? std::atoi(max) : -1);
-}
-
-void expect_same_metrics(const fs::path& a, const fs::path& b, double tol) {
-  const auto ma = test::deterministic_metrics(a), mb = test::deterministic_metrics(b);
-  ASSERT_EQ(ma.size(), mb.size());
-  for (const auto& [step, values] : ma) {
-    ASSERT_EQ(values.size(), mb.at(step).size()) << "step " << step;
-    for (const auto& [k, v] : values) {
-      ASSERT_TRUE(mb.at(step).count(k)) << "step " << step << " " << k;
-      EXPECT_NEAR(mb.at(step).at(k), v, tol * std::max(1.0, std::abs(v))) << "step " << step << " " << k;
-    }
-  }
+  const test::JobArgs a = test::worker_job_args();
+  run(a.yaml, a.run_dir, false, a.max_steps);
 }
 
 TEST(DistGrpo, TwoRanksMatchOneAndTheirCheckpointResumesOnOne) {
@@ -96,24 +80,18 @@ TEST(DistGrpo, TwoRanksMatchOneAndTheirCheckpointResumesOnOne) {
   EXPECT_GT(one.at(1).at("rollout/groups_kept"), 1.0);
   EXPECT_GT(one.at(1).at("reward/std"), 0.0);
 
-  const std::map<std::string, std::string> env = {{"R1_TEST_GRPO_YAML", (dir / "grpo.yaml").string()},
-                                                  {"R1_TEST_GRPO_RUN", (dir / "two").string()}};
-  const auto two = test::spawn_ranks("Grpo", 2, dir, env);
-  for (const auto& r : two) ASSERT_EQ(r.status, 0) << r.log;
-  expect_same_metrics(dir / "one", dir / "two", 1e-5);
+  ASSERT_TRUE(test::ranks_ok(test::spawn_ranks("Grpo", 2, dir, test::job_env(dir / "grpo.yaml", dir / "two"))));
+  test::expect_same_metrics(dir / "one", dir / "two", 1e-5);
   EXPECT_TRUE(fs::exists(dir / "two" / "report.html"));
   EXPECT_TRUE(fs::exists(dir / "two" / "samples.jsonl"));
   EXPECT_TRUE(fs::exists(dir / "two" / "checkpoints" / "step_000004" / "optimizer.safetensors"));
 
   // Killed after 3 steps with 2 ranks (last checkpoint: step 2); resumed by one process.
-  auto half_env = env;
-  half_env["R1_TEST_GRPO_RUN"] = (dir / "resumed").string();
-  half_env["R1_TEST_GRPO_MAX_STEPS"] = "3";
-  const auto half = test::spawn_ranks("Grpo", 2, dir, half_env);
-  for (const auto& r : half) ASSERT_EQ(r.status, 0) << r.log;
+  ASSERT_TRUE(
+      test::ranks_ok(test::spawn_ranks("Grpo", 2, dir, test::job_env(dir / "grpo.yaml", dir / "resumed", 3))));
   const rl::GrpoSummary s = run(yaml, (dir / "resumed").string(), true);
   EXPECT_EQ(s.steps, 4);
-  expect_same_metrics(dir / "one", dir / "resumed", 1e-5);
+  test::expect_same_metrics(dir / "one", dir / "resumed", 1e-5);
   fs::remove_all(dir);
 }
 

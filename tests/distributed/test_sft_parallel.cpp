@@ -3,13 +3,11 @@
 // resumes on 1 to the same end.
 #include <gtest/gtest.h>
 
-#include <cstdlib>
 #include <fstream>
 
 #include "core/config.h"
 #include "dist_test_util.h"
 #include "support/micro_model.h"
-#include "train/metrics.h"
 #include "train/sft.h"
 
 namespace r1 {
@@ -38,28 +36,8 @@ SftSummary run(const std::string& yaml, const std::string& run_dir, bool resume 
 
 TEST(DistWorker, Sft) {
   R1_DIST_WORKER_ONLY();
-  std::ifstream f(std::getenv("R1_TEST_SFT_YAML"));
-  const std::string yaml((std::istreambuf_iterator<char>(f)), {});
-  const char* max = std::getenv("R1_TEST_SFT_MAX_STEPS");
-  run(yaml, std::getenv("R1_TEST_SFT_RUN"), false, max ? std::atoi(max) : -1);
-}
-
-std::map<int64_t, std::map<std::string, double>> metrics_of(const fs::path& run) {
-  std::map<int64_t, std::map<std::string, double>> out;
-  for (const auto& r : read_metrics(run / "metrics.jsonl"))
-    for (const auto& [k, v] : r.values)
-      if (k.rfind("perf/", 0) != 0) out[r.step][k] = v;
-  return out;
-}
-
-void expect_same_metrics(const fs::path& a, const fs::path& b, double tol) {
-  const auto ma = metrics_of(a), mb = metrics_of(b);
-  ASSERT_EQ(ma.size(), mb.size());
-  for (const auto& [step, values] : ma)
-    for (const auto& [k, v] : values) {
-      ASSERT_TRUE(mb.at(step).count(k)) << "step " << step << " " << k;
-      EXPECT_NEAR(mb.at(step).at(k), v, tol * std::max(1.0, std::abs(v))) << "step " << step << " " << k;
-    }
+  const test::JobArgs a = test::worker_job_args();
+  run(a.yaml, a.run_dir, false, a.max_steps);
 }
 
 TEST(DistSft, TwoRanksMatchOneAndTheirCheckpointResumesOnOne) {
@@ -70,22 +48,18 @@ TEST(DistSft, TwoRanksMatchOneAndTheirCheckpointResumesOnOne) {
 
   run(yaml, (dir / "one").string());  // one process (no launcher variables): the reference
 
-  const auto two = test::spawn_ranks("Sft", 2, dir, {{"R1_TEST_SFT_YAML", (dir / "sft.yaml").string()},
-                                                     {"R1_TEST_SFT_RUN", (dir / "two").string()}});
-  for (const auto& r : two) ASSERT_EQ(r.status, 0) << r.log;
-  expect_same_metrics(dir / "one", dir / "two", 1e-5);
-  EXPECT_GT(metrics_of(dir / "two").at(1).at("train/sequences"), 1.0);  // both ranks had sequences to share
+  ASSERT_TRUE(test::ranks_ok(test::spawn_ranks("Sft", 2, dir, test::job_env(dir / "sft.yaml", dir / "two"))));
+  test::expect_same_metrics(dir / "one", dir / "two", 1e-5);
+  // Both ranks had sequences to share.
+  EXPECT_GT(test::deterministic_metrics(dir / "two").at(1).at("train/sequences"), 1.0);
   EXPECT_TRUE(fs::exists(dir / "two" / "report.html"));
   EXPECT_TRUE(fs::exists(dir / "two" / "checkpoints" / "step_000004" / "optimizer.safetensors"));
 
   // Killed after 2 steps with 2 ranks; resumed by one process.
-  const auto half = test::spawn_ranks("Sft", 2, dir, {{"R1_TEST_SFT_YAML", (dir / "sft.yaml").string()},
-                                                      {"R1_TEST_SFT_RUN", (dir / "resumed").string()},
-                                                      {"R1_TEST_SFT_MAX_STEPS", "2"}});
-  for (const auto& r : half) ASSERT_EQ(r.status, 0) << r.log;
+  ASSERT_TRUE(test::ranks_ok(test::spawn_ranks("Sft", 2, dir, test::job_env(dir / "sft.yaml", dir / "resumed", 2))));
   const SftSummary s = run(yaml, (dir / "resumed").string(), true);
   EXPECT_EQ(s.steps, 4);
-  expect_same_metrics(dir / "one", dir / "resumed", 1e-5);
+  test::expect_same_metrics(dir / "one", dir / "resumed", 1e-5);
   fs::remove_all(dir);
 }
 

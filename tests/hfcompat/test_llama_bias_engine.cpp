@@ -15,38 +15,20 @@
 #include "model/checkpoint_io.h"
 #include "model/config.h"
 #include "model/transformer.h"
+#include "support/small_model.h"
 
 namespace r1::gen {
 namespace {
 
-ModelConfig biased_llama() {
-  ModelConfig c = builtin_model_config("tiny");
-  c.model_type = "llama";
-  c.vocab_size = 41;
-  c.hidden_size = 16;
-  c.intermediate_size = 24;
-  c.num_hidden_layers = 2;
-  c.num_attention_heads = 4;
-  c.num_key_value_heads = 2;
-  c.head_dim = 4;
-  c.max_position_embeddings = 64;
-  c.attention_bias = true;
-  c.mlp_bias = true;
-  c.tie_word_embeddings = false;
-  return c;
+// A small Llama with every bias (tests/support/small_model.h), wider than the model tests' so greedy paths vary.
+ModelConfig engine_llama() {
+  return test::biased_llama({.vocab_size = 41, .hidden_size = 16, .intermediate_size = 24, .max_positions = 64});
 }
 
-// Matrices 10x transformers' init (peaked next-token distributions, so greedy paths vary) and every bias drawn
-// from N(0, 0.5^2): a bias the runner forgot would change the argmax somewhere along 16 steps.
+// Matrices 10x transformers' init (peaked next-token distributions, so greedy paths vary), norms left at 1, and
+// every bias drawn from N(0, 0.5^2): a bias the runner forgot would change the argmax somewhere along 16 steps.
 void randomize(Transformer& m, uint64_t seed) {
-  init_params(m.config(), m.layout(), m.params(), seed);
-  Philox rng(seed, 5);
-  for (const ParamInfo& p : m.layout().params())
-    for (int64_t i = 0; i < p.numel(); i++) {
-      float& w = m.params()[p.offset + i];
-      if (p.kind == ParamKind::Bias) w = 0.5f * rng.normal();
-      else if (p.weight_decay) w *= 10.0f;
-    }
+  test::randomize(m, seed, {.matrix_scale = 10.0f, .norm_std = 0.0f, .bias_std = 0.5f, .stream = 5});
 }
 
 std::vector<float> full_forward_last_logits(Transformer& m, const std::vector<int32_t>& seq) {
@@ -68,7 +50,7 @@ double log_softmax_at(const std::vector<float>& logits, int32_t t) {
 }
 
 TEST(LlamaBiasEngine, GreedyTokensEqualRepeatedFullForward) {
-  Transformer m(biased_llama());
+  Transformer m(engine_llama());
   randomize(m, 4);
   const int V = m.config().vocab_size;
   std::vector<GenerationRequest> reqs(3);

@@ -1,5 +1,5 @@
-// Helpers for the model I/O tests: scratch directories, hand-built (malformed) safetensors files, and an
-// assertion that an r1::Error names every expected culprit.
+// Helpers for the model I/O tests: scratch directories, a model's parameters in host memory, hand-built
+// (malformed) safetensors files, and an assertion that an r1::Error names every expected culprit.
 #pragma once
 #include <gtest/gtest.h>
 #include <unistd.h>
@@ -11,6 +11,9 @@
 #include <vector>
 
 #include "core/error.h"
+#include "model/checkpoint_io.h"
+#include "model/config.h"
+#include "model/param_layout.h"
 
 namespace r1::test {
 
@@ -36,6 +39,18 @@ class TempDir {
 
  private:
   fs::path path_;
+};
+
+// A config, its layout and initialised parameters, with every 7th value moved (norms and biases included) so that
+// a misplaced or dropped tensor cannot go unnoticed.
+struct HostModel {
+  ModelConfig config;
+  ParamLayout layout;
+  std::vector<float> params;
+  explicit HostModel(const ModelConfig& c, uint64_t seed = 5) : config(c), layout(c), params(size_t(layout.total())) {
+    init_params(config, layout, params.data(), seed);
+    for (size_t i = 0; i < params.size(); i += 7) params[i] += 0.25f * float(i % 13);
+  }
 };
 
 inline std::string read_bytes(const fs::path& p) {

@@ -16,17 +16,6 @@ using namespace r1::test;
 
 namespace {
 
-struct Model {
-  ModelConfig config;
-  ParamLayout layout;
-  std::vector<float> params;
-  explicit Model(ModelConfig c, uint64_t seed = 5) : config(c), layout(c), params(size_t(layout.total())) {
-    init_params(config, layout, params.data(), seed);
-    // Non-trivial norms and biases too, so that a misplaced tensor cannot go unnoticed.
-    for (size_t i = 0; i < params.size(); i += 7) params[i] += 0.25f * float(i % 13);
-  }
-};
-
 ModelConfig untied_tiny() {
   ModelConfig c = builtin_model_config("tiny");
   c.tie_word_embeddings = false;
@@ -34,7 +23,7 @@ ModelConfig untied_tiny() {
 }
 
 // The model's tensors as TensorToWrite, optionally leaving one out.
-std::vector<TensorToWrite> tensors_of(const Model& m, const std::string& skip = "", DType dtype = DType::F32) {
+std::vector<TensorToWrite> tensors_of(const HostModel& m, const std::string& skip = "", DType dtype = DType::F32) {
   std::vector<TensorToWrite> t;
   for (const auto& p : m.layout.params())
     if (p.hf_name != skip) t.push_back({p.hf_name, dtype, p.shape, m.params.data() + p.offset});
@@ -42,7 +31,7 @@ std::vector<TensorToWrite> tensors_of(const Model& m, const std::string& skip = 
 }
 
 // Writes the model as two shards (alternate tensors) plus an index.
-void write_sharded(const fs::path& dir, const Model& m) {
+void write_sharded(const fs::path& dir, const HostModel& m) {
   std::vector<TensorToWrite> first, second;
   nlohmann::json index = {{"metadata", {{"total_size", m.layout.total() * 4}}}};
   for (size_t i = 0; i < m.layout.params().size(); i++) {
@@ -65,7 +54,7 @@ bool same_bits(const std::vector<float>& a, const std::vector<float>& b) {
 TEST(Safetensors, CheckpointSaveLoadRoundTripIsBitExact) {
   TempDir d("ckpt");
   for (const ModelConfig& c : {builtin_model_config("tiny"), untied_tiny()}) {
-    const Model m(c);
+    const HostModel m(c);
     save_hf_checkpoint(d.path().string(), m.config, m.layout, m.params.data());
     EXPECT_TRUE(is_model_dir(d.path().string()));
     const ModelConfig back = load_model_config(d.str("config.json"));
@@ -82,7 +71,7 @@ TEST(Safetensors, CheckpointSaveLoadRoundTripIsBitExact) {
 
 TEST(Safetensors, CheckpointSavedAsBf16LoadsTheRoundedWeights) {
   TempDir d("bf16");
-  const Model m(builtin_model_config("tiny"));
+  const HostModel m(builtin_model_config("tiny"));
   save_hf_checkpoint(d.path().string(), m.config, m.layout, m.params.data(), DType::BF16);
   EXPECT_EQ(load_model_config(d.str("config.json")).torch_dtype, "bfloat16");
   EXPECT_EQ(SafetensorsFile::open(d.str("model.safetensors")).entry("model.norm.weight").dtype, DType::BF16);
@@ -98,7 +87,7 @@ TEST(Safetensors, CheckpointSavedAsBf16LoadsTheRoundedWeights) {
 
 TEST(Safetensors, ShardedIndexLoadsTheSameWeights) {
   TempDir d("sharded");
-  const Model m(untied_tiny());
+  const HostModel m(untied_tiny());
   write_sharded(d.path(), m);
   std::vector<float> q(m.params.size(), 0.0f);
   load_hf_weights(d.path().string(), m.layout, q.data());
@@ -107,7 +96,7 @@ TEST(Safetensors, ShardedIndexLoadsTheSameWeights) {
 
 TEST(Safetensors, SingleFileIsPreferredOverAnIndexLikeTransformers) {
   TempDir d("both");
-  const Model a(builtin_model_config("tiny"), 1), b(builtin_model_config("tiny"), 2);
+  const HostModel a(builtin_model_config("tiny"), 1), b(builtin_model_config("tiny"), 2);
   write_sharded(d.path(), a);
   write_safetensors(d.str("model.safetensors"), tensors_of(b));
   std::vector<float> q(a.params.size());
@@ -117,7 +106,7 @@ TEST(Safetensors, SingleFileIsPreferredOverAnIndexLikeTransformers) {
 
 TEST(Safetensors, MissingTensorIsAnErrorNamingItAndTheFile) {
   TempDir d("missing");
-  const Model m(builtin_model_config("tiny"));
+  const HostModel m(builtin_model_config("tiny"));
   write_safetensors(d.str("model.safetensors"), tensors_of(m, "model.norm.weight"));
   std::vector<float> q(m.params.size());
   const std::string msg = expect_error([&] { load_hf_weights(d.path().string(), m.layout, q.data()); },
@@ -135,7 +124,7 @@ TEST(Safetensors, MissingTensorIsAnErrorNamingItAndTheFile) {
 
 TEST(Safetensors, UntiedConfigNeedsAnLmHead) {
   TempDir d("nohead");
-  const Model tied(builtin_model_config("tiny"));
+  const HostModel tied(builtin_model_config("tiny"));
   write_safetensors(d.str("model.safetensors"), tensors_of(tied));
   const ParamLayout untied(untied_tiny());
   std::vector<float> q(size_t(untied.total()));
@@ -144,7 +133,7 @@ TEST(Safetensors, UntiedConfigNeedsAnLmHead) {
 
 TEST(Safetensors, WrongShapeOnLoadIsAnErrorNamingBothShapes) {
   TempDir d("shape");
-  const Model m(builtin_model_config("tiny"));
+  const HostModel m(builtin_model_config("tiny"));
   write_safetensors(d.str("model.safetensors"), tensors_of(m));
   ModelConfig wider = m.config;
   wider.intermediate_size = 192;
@@ -157,7 +146,7 @@ TEST(Safetensors, WrongShapeOnLoadIsAnErrorNamingBothShapes) {
 
 TEST(Safetensors, UnexpectedTensorIsAnError) {
   TempDir d("extra");
-  const Model m(builtin_model_config("tiny"));
+  const HostModel m(builtin_model_config("tiny"));
   auto t = tensors_of(m);
   t.push_back({"model.layers.9.mlp.gate_proj.weight", DType::F32, {2}, m.params.data()});
   write_safetensors(d.str("model.safetensors"), t);
@@ -175,7 +164,7 @@ TEST(Safetensors, UnexpectedTensorIsAnError) {
 
 TEST(Safetensors, HarmlessExtrasAreAccepted) {
   TempDir d("harmless");
-  const Model m(builtin_model_config("tiny"));
+  const HostModel m(builtin_model_config("tiny"));
   auto t = tensors_of(m);
   std::vector<float> inv_freq(8, 0.5f), head(size_t(512 * 64), 3.0f);
   t.push_back({"model.layers.0.self_attn.rotary_emb.inv_freq", DType::F32, {8}, inv_freq.data()});
@@ -187,7 +176,7 @@ TEST(Safetensors, HarmlessExtrasAreAccepted) {
 }
 
 TEST(Safetensors, InconsistentShardIndexesAreErrors) {
-  const Model m(builtin_model_config("tiny"));
+  const HostModel m(builtin_model_config("tiny"));
   std::vector<float> q(m.params.size());
   const std::string norm = "model.norm.weight";
   {  // the index names a shard that is not there
@@ -252,7 +241,7 @@ TEST(Safetensors, SavedConfigJsonIsWhatTransformersExpects) {
   TempDir d("cfgjson");
   ModelConfig c = untied_tiny();
   c.eos_token_ids = {3, 4};
-  const Model m(c);
+  const HostModel m(c);
   save_hf_checkpoint(d.str("nested/dir"), m.config, m.layout, m.params.data(), DType::F16);
   const auto j = nlohmann::json::parse(read_bytes(d / "nested/dir/config.json"));
   EXPECT_EQ(j["architectures"], nlohmann::json({"Qwen2ForCausalLM"}));

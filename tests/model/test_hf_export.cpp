@@ -20,16 +20,6 @@ using namespace r1::test;
 
 namespace {
 
-struct Model {
-  ModelConfig config;
-  ParamLayout layout;
-  std::vector<float> params;
-  explicit Model(ModelConfig c, uint64_t seed = 5) : config(c), layout(c), params(size_t(layout.total())) {
-    init_params(config, layout, params.data(), seed);
-    for (size_t i = 0; i < params.size(); i += 5) params[i] -= 0.125f * float(i % 11);  // norms/biases non-trivial
-  }
-};
-
 ModelConfig tiny_with_tokens() {
   ModelConfig c = builtin_model_config("tiny");  // vocab 512
   c.bos_token_id = 1;
@@ -91,7 +81,7 @@ struct QuietLog {
 
 TEST(HfExport, CompleteDirectoryLoadsBackToTheSameConfigTokenizerAndWeightBits) {
   TempDir d("complete");
-  const Model m(tiny_with_tokens());
+  const HostModel m(tiny_with_tokens());
   HfExportOptions o;
   o.source_dir = make_source(d).string();
   const fs::path out = d / "out";
@@ -112,7 +102,7 @@ TEST(HfExport, GeneratedTokenizerConfigNamesTheConfigsSpecialTokens) {
   TempDir d("tokcfg");
   ModelConfig c = tiny_with_tokens();
   c.pad_token_id = 0;
-  const Model m(c);
+  const HostModel m(c);
   write_bytes(d / "tokenizer.json", tokenizer_json());  // a bare tokenizer.json, as r1 tokenizer-train writes
   HfExportOptions o;
   o.tokenizer = (d / "tokenizer.json").string();
@@ -149,7 +139,7 @@ TEST(HfExport, GenerationConfigTakesTokenIdsFromTheConfigOrTheSource) {
 
 TEST(HfExport, WrittenGenerationConfigMergesSourceTokenizerPadAndOverrides) {
   TempDir d("genwrite");
-  const Model m(tiny_with_tokens());
+  const HostModel m(tiny_with_tokens());
   HfExportOptions o;
   o.source_dir = make_source(d, R"({"temperature": 0.6, "top_p": 0.95, "eos_token_id": 3})").string();
   o.generation_overrides = {{"do_sample", true}, {"top_p", 1.0}};
@@ -167,7 +157,7 @@ TEST(HfExport, LargeWeightsAreShardedWithAnIndexAndLoadBackBitExact) {
   TempDir d("shards");
   ModelConfig c = tiny_with_tokens();
   c.tie_word_embeddings = false;
-  const Model m(c);
+  const HostModel m(c);
   HfExportOptions o;
   o.max_shard_bytes = 60'000;  // the 512x64 f32 embedding (131 kB) exceeds it: a shard of its own
   const fs::path out = d / "out";
@@ -194,7 +184,7 @@ TEST(HfExport, LargeWeightsAreShardedWithAnIndexAndLoadBackBitExact) {
 
 TEST(HfExport, ReplacingADirectoryDropsItsStaleShards) {
   TempDir d("replace");
-  const Model a(tiny_with_tokens(), 1), b(tiny_with_tokens(), 2);
+  const HostModel a(tiny_with_tokens(), 1), b(tiny_with_tokens(), 2);
   QuietLog quiet;
   HfExportOptions sharded;
   sharded.max_shard_bytes = 60'000;
@@ -208,7 +198,7 @@ TEST(HfExport, ReplacingADirectoryDropsItsStaleShards) {
 
 TEST(HfExport, FailedWriteLeavesThePreviousDirectoryIntact) {
   TempDir d("interrupted");
-  const Model a(tiny_with_tokens(), 1), b(tiny_with_tokens(), 2);
+  const HostModel a(tiny_with_tokens(), 1), b(tiny_with_tokens(), 2);
   HfExportOptions o;
   o.source_dir = make_source(d).string();
   const fs::path out = d / "out";
@@ -245,7 +235,7 @@ TEST(HfExport, FailedWriteLeavesThePreviousDirectoryIntact) {
 
 TEST(HfExport, RefusesToReplaceADirectoryThatIsNotAModel) {
   TempDir d("foreign");
-  const Model m(tiny_with_tokens());
+  const HostModel m(tiny_with_tokens());
   fs::create_directories(d / "home" / "projects");
   write_bytes(d / "home" / "notes.txt", "keep me");
   expect_error([&] { save_hf_model_dir(d.str("home"), m.config, m.layout, m.params.data()); },
@@ -260,7 +250,7 @@ TEST(HfExport, RefusesToReplaceADirectoryThatIsNotAModel) {
 TEST(HfExport, SourceMayBeTheTargetItself) {
   // r1 pretrain writes the trained tokenizer into model/ first, then the model around it.
   TempDir d("inplace");
-  const Model m(tiny_with_tokens());
+  const HostModel m(tiny_with_tokens());
   const fs::path out = d / "model";
   fs::create_directories(out);
   write_bytes(out / "tokenizer.json", tokenizer_json());
@@ -279,7 +269,7 @@ TEST(HfExport, SourceMayBeTheTargetItself) {
 
 TEST(HfExport, MissingTokenizerIsAWarningNamingTheDirectory) {
   TempDir d("notok");
-  const Model m(tiny_with_tokens());
+  const HostModel m(tiny_with_tokens());
   QuietLog quiet;
   const HfExportResult r = save_hf_model_dir(d.str("out"), m.config, m.layout, m.params.data());
   ASSERT_EQ(r.warnings.size(), 1u);
@@ -297,7 +287,7 @@ TEST(HfExport, MissingTokenizerIsAWarningNamingTheDirectory) {
 
 TEST(HfExport, Bf16DirectoryStoresRoundedWeightsAndSaysSo) {
   TempDir d("bf16");
-  const Model m(tiny_with_tokens());
+  const HostModel m(tiny_with_tokens());
   HfExportOptions o;
   o.dtype = DType::BF16;
   QuietLog quiet;
@@ -314,7 +304,7 @@ TEST(HfExport, RealQwenTokenizerFilesAreCarriedOverByteForByte) {
   c.vocab_size = 151665;  // the tokenizer's ids (151643 BPE tokens + 22 added) must fit
   c.hidden_size = 8, c.intermediate_size = 8, c.num_hidden_layers = 1, c.num_attention_heads = 2;
   c.num_key_value_heads = 1, c.head_dim = 4;
-  const Model m(c);
+  const HostModel m(c);
   HfExportOptions o;
   o.tokenizer = qwen.string();
   TempDir d("qwen");
@@ -323,7 +313,7 @@ TEST(HfExport, RealQwenTokenizerFilesAreCarriedOverByteForByte) {
   EXPECT_EQ(read_bytes(d / "out" / "tokenizer_config.json"), read_bytes(qwen / "tokenizer_config.json"));
   // One id short of the added tokens is refused.
   c.vocab_size = 151664;
-  const Model small(c);
+  const HostModel small(c);
   expect_error([&] { save_hf_model_dir(d.str("out2"), small.config, small.layout, small.params.data(), o); },
                {"tokenizer.json", "151664", "vocab_size is 151664"});
 }
@@ -332,7 +322,7 @@ TEST(HfExport, LlamaBiasTensorsRoundTripThroughTheWeightFiles) {
   // Llama's o_proj and MLP biases are saved and loaded under transformers' names.
   ModelConfig c = builtin_model_config("tiny");
   c.model_type = "llama", c.attention_bias = true, c.mlp_bias = true;
-  const Model m(c);
+  const HostModel m(c);
   TempDir d("llamabias");
   save_hf_weights(d.path().string(), m.layout, m.params.data(), DType::F32);
   const auto f = SafetensorsFile::open(d.str("model.safetensors"));
