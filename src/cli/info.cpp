@@ -7,11 +7,13 @@
 #include "core/arena.h"
 #include "model/checkpoint_io.h"
 #include "model/config.h"
+#include "model/gpu_memory_plan.h"
 #include "model/transformer.h"
 
 namespace r1::cli {
 
 namespace {
+
 
 struct InfoArgs {
   std::string model = "tiny";
@@ -41,6 +43,18 @@ void run_info(const InfoArgs& a) {
               a.head_chunk, c.vocab_size, format_bytes(double(a.head_chunk) * c.vocab_size * 4).c_str());
   std::printf("  total              %12s  (full [tokens x vocab] logits would add %s)\n",
               format_bytes(4 * w + acts).c_str(), format_bytes(double(tokens) * c.vocab_size * 4).c_str());
+  // The CUDA model's plan (what CudaTransformer allocates; its LM-head chunk is 1024 tokens).
+  const GpuTrainingMemory g = gpu_training_memory(c, tokens, kDefaultGpuHeadChunk);
+  std::printf("memory plan  CUDA training (bf16 compute, float32 master weights and AdamW), same batch:\n");
+  std::printf("  weights            %12s  (float32 master %s + bf16 working copy %s)\n",
+              format_bytes(double(g.master_weights + g.working_weights)).c_str(),
+              format_bytes(double(g.master_weights)).c_str(), format_bytes(double(g.working_weights)).c_str());
+  std::printf("  gradients          %12s\n", format_bytes(double(g.gradients)).c_str());
+  std::printf("  AdamW moments      %12s\n", format_bytes(double(g.moments)).c_str());
+  std::printf("  activations        %12s  (bf16; + LM-head chunk of %d x %d logits: %s)\n",
+              format_bytes(double(g.activations)).c_str(), std::min(kDefaultGpuHeadChunk, tokens), c.vocab_size,
+              format_bytes(double(g.head_scratch)).c_str());
+  std::printf("  total              %12s  (+ the CUDA context, ~0.5 GB)\n", format_bytes(double(g.total())).c_str());
 }
 
 }  // namespace

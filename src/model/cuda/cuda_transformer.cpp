@@ -8,25 +8,12 @@
 #include "backend/cuda/check.h"
 #include "backend/cuda/ops.h"
 #include "core/error.h"
+#include "model/gpu_memory_plan.h"
 #include "model/transformer.h"  // rope_scaling_of
 
 namespace r1::cuda {
 
 namespace {
-
-constexpr size_t kAlign = 256;  // bytes: every activation starts 256-byte aligned (cuBLASLt, cp.async, vector loads)
-
-size_t align_up(size_t n) { return (n + kAlign - 1) / kAlign * kAlign; }
-
-// Byte offsets into one arena, assigned in order.
-struct Planner {
-  size_t used = 0;
-  size_t take(size_t bytes) {
-    const size_t at = used;
-    used += align_up(bytes);
-    return at;
-  }
-};
 
 // A bias (bf16 weights) or its gradient (float32) at offset `at` of a flat buffer; null when the layout has none
 // (offset -1), which the linear ops read as "no bias".
@@ -39,7 +26,7 @@ void zero(Context& ctx, void* p, size_t bytes) { R1_CUDA_CHECK("cuda_transformer
 
 }  // namespace
 
-// Pointers into the activation arena for a capacity of T tokens.
+// Pointers into the activation arena for a capacity of T tokens (the plan's offsets from the arena's base).
 struct CudaTransformer::Acts {
   struct Layer {
     bf16 *x, *n1, *q, *k, *v, *att, *h, *n2, *gate, *up;
@@ -50,65 +37,37 @@ struct CudaTransformer::Acts {
   float* rstd_final;
   // Scratch shared by all layers (forward: tmp, act; backward: the gradients of one layer at a time).
   bf16 *tmp, *act, *dres, *dnorm, *dact, *dgate, *dup, *dq, *datt, *dk, *dv;
+
+  Acts(const GpuActivationPlan& p, char* base) {
+    auto b = [base](size_t off) { return reinterpret_cast<bf16*>(base + off); };
+    auto f = [base](size_t off) { return reinterpret_cast<float*>(base + off); };
+    for (const auto& L : p.layers)
+      layers.push_back({b(L.x), b(L.n1), b(L.q), b(L.k), b(L.v), b(L.att), b(L.h), b(L.n2), b(L.gate), b(L.up),
+                        f(L.rstd1), f(L.rstd2), f(L.lse)});
+    x_final = b(p.x_final), n_final = b(p.n_final), rstd_final = f(p.rstd_final);
+    tmp = b(p.tmp), act = b(p.act), dres = b(p.dres), dnorm = b(p.dnorm), dact = b(p.dact), dgate = b(p.dgate);
+    dup = b(p.dup), dq = b(p.dq), datt = b(p.datt), dk = b(p.dk), dv = b(p.dv);
+  }
 };
 
-namespace {
-
-// Lays out the activation arena for T tokens: sizes only when base is null, else fills *a with pointers.
-template <typename Acts>
-size_t plan_acts(const ModelConfig& c, int T, char* base, Acts* a) {
-  const size_t C = c.hidden_size, F = c.intermediate_size, QD = size_t(c.num_attention_heads) * c.head_dim,
-               KVD = size_t(c.num_key_value_heads) * c.head_dim, H = c.num_attention_heads, n = size_t(T);
-  Planner p;
-  auto bf = [&](size_t elems) { return base ? reinterpret_cast<bf16*>(base + p.take(elems * 2)) : (p.take(elems * 2), nullptr); };
-  auto f32 = [&](size_t elems) { return base ? reinterpret_cast<float*>(base + p.take(elems * 4)) : (p.take(elems * 4), nullptr); };
-  if (a) a->layers.resize(size_t(c.num_hidden_layers));
-  for (int l = 0; l < c.num_hidden_layers; l++) {
-    typename Acts::Layer L{};
-    L.x = bf(n * C), L.n1 = bf(n * C), L.q = bf(n * QD), L.k = bf(n * KVD), L.v = bf(n * KVD), L.att = bf(n * QD);
-    L.h = bf(n * C), L.n2 = bf(n * C), L.gate = bf(n * F), L.up = bf(n * F);
-    L.rstd1 = f32(n), L.rstd2 = f32(n), L.lse = f32(n * H);
-    if (a) a->layers[size_t(l)] = L;
-  }
-  bf16* x_final = bf(n * C);
-  bf16* n_final = bf(n * C);
-  float* rstd_final = f32(n);
-  bf16* tmp = bf(n * C);
-  bf16* act = bf(n * F);
-  bf16* dres = bf(n * C);
-  bf16* dnorm = bf(n * C);
-  bf16* dact = bf(n * F);
-  bf16* dgate = bf(n * F);
-  bf16* dup = bf(n * F);
-  bf16* dq = bf(n * QD);
-  bf16* datt = bf(n * QD);
-  bf16* dk = bf(n * KVD);
-  bf16* dv = bf(n * KVD);
-  if (a) {
-    a->x_final = x_final, a->n_final = n_final, a->rstd_final = rstd_final, a->tmp = tmp, a->act = act;
-    a->dres = dres, a->dnorm = dnorm, a->dact = dact, a->dgate = dgate, a->dup = dup, a->dq = dq, a->datt = datt;
-    a->dk = dk, a->dv = dv;
-  }
-  return p.used;
-}
-
-}  // namespace
-
 size_t CudaTransformer::activation_bytes(const ModelConfig& config, int max_tokens) {
-  return plan_acts<Acts>(config, max_tokens, nullptr, nullptr);
+  return plan_gpu_activations(config, max_tokens).total_bytes;
 }
 
 CudaTransformer::CudaTransformer(const ModelConfig& config) : config_(config), layout_(config) {
+  // The tensor-core attention kernels are instantiated for these head sizes (every Qwen2.5 / Llama-3 / R1-Distill
+  // model uses 64 or 128): say so before allocating anything.
+  if (config.head_dim != 32 && config.head_dim != 64 && config.head_dim != 128)
+    throw Error("the CUDA model supports head_dim 32, 64 and 128; this config has " + std::to_string(config.head_dim) +
+                " (hidden_size / num_attention_heads): use device cpu");
   R1_CUDA_CHECK("CudaTransformer", cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
   ctx_ = std::make_unique<Context>(stream_);
   const size_t n = size_t(layout_.total());
   host_params_.assign(n, 0.0f);
   params_.allocate(n, "master weights (float32)");
-  grads_.allocate(n, "gradients (float32)");
   weights_.allocate(n, "working weights (bf16)");
   norm_sq_.allocate(1, "gradient norm");
   R1_CUDA_CHECK("CudaTransformer", cudaMemsetAsync(params_.get(), 0, params_.bytes(), stream_));
-  R1_CUDA_CHECK("CudaTransformer", cudaMemsetAsync(grads_.get(), 0, grads_.bytes(), stream_));
   R1_CUDA_CHECK("CudaTransformer", cudaMemsetAsync(weights_.get(), 0, weights_.bytes(), stream_));
   // RoPE tables computed by the CPU reference: both backends rotate by bitwise the same angles.
   const int D = config_.head_dim;
@@ -153,10 +112,9 @@ void CudaTransformer::reserve(int max_tokens) {
   ctx_->synchronize("reserve");
   acts_.reset();
   arena_.release();
-  const size_t bytes = plan_acts<Acts>(config_, max_tokens, nullptr, nullptr);
-  arena_.allocate(bytes, "activations");
-  acts_ = std::make_unique<Acts>();
-  plan_acts(config_, max_tokens, arena_.get(), acts_.get());
+  const GpuActivationPlan plan = plan_gpu_activations(config_, max_tokens);
+  arena_.allocate(plan.total_bytes, "activations");
+  acts_ = std::make_unique<Acts>(plan, arena_.get());
   const size_t n = size_t(max_tokens);
   tokens_.allocate(n, "batch tokens");
   positions_.allocate(n, "batch positions");
@@ -169,7 +127,15 @@ void CudaTransformer::reserve(int max_tokens) {
   capacity_ = max_tokens;
 }
 
-void CudaTransformer::zero_grads() { zero(*ctx_, grads_.get(), grads_.bytes()); }
+float* CudaTransformer::grads() {
+  if (!grads_.get()) {
+    grads_.allocate(size_t(layout_.total()), "gradients (float32)");
+    zero(*ctx_, grads_.get(), grads_.bytes());
+  }
+  return grads_.get();
+}
+
+void CudaTransformer::zero_grads() { zero(*ctx_, grads(), grads_.bytes()); }
 
 void CudaTransformer::upload_batch(const PackedBatch& batch) {
   const int T = batch.num_tokens(), B = batch.num_sequences();
@@ -250,7 +216,7 @@ void CudaTransformer::backward(const PackedBatch& batch, const float* dlogprob, 
   Context& ctx = *ctx_;
   Acts& a = *acts_;
   const bf16* W = weights_.get();
-  float* G = grads_.get();
+  float* G = grads();
   const size_t TC = size_t(T) * C * sizeof(bf16);
   R1_CUDA_CHECK("backward", cudaMemcpyAsync(dlogprob_.get(), dlogprob, size_t(T) * sizeof(float),
                                             cudaMemcpyHostToDevice, stream_));
@@ -274,7 +240,7 @@ void CudaTransformer::backward_trunk() {
   Context& ctx = *ctx_;
   Acts& a = *acts_;
   const bf16* W = weights_.get();
-  float* G = grads_.get();
+  float* G = grads();
   const size_t TC = size_t(T) * C * sizeof(bf16), TF = size_t(T) * F * sizeof(bf16),
                TQ = size_t(T) * Hq * D * sizeof(bf16), TKV = size_t(T) * Hkv * D * sizeof(bf16);
   zero(ctx, a.dres, TC);
@@ -329,7 +295,7 @@ double CudaTransformer::cross_entropy_step(const PackedBatch& batch, bool train)
     R1_CUDA_CHECK("cross_entropy_step", cudaMemcpyAsync(dlogprob_.get(), dlogprob.data(), size_t(T) * sizeof(float),
                                                         cudaMemcpyHostToDevice, stream_));
     zero(ctx, acts_->dnorm, size_t(T) * config_.hidden_size * sizeof(bf16));
-    lm_head_forward_backward(ctx, logprob_.get(), nullptr, acts_->dnorm, grads_.get() + layout_.lm_head,
+    lm_head_forward_backward(ctx, logprob_.get(), nullptr, acts_->dnorm, grads() + layout_.lm_head,
                              dlogprob_.get(), nullptr, acts_->n_final, weights_.get() + layout_.lm_head, targets_.get(),
                              T, config_.hidden_size, config_.vocab_size, 1.0f, head_chunk_);
     backward_trunk();
@@ -344,7 +310,7 @@ double CudaTransformer::cross_entropy_step(const PackedBatch& batch, bool train)
 
 double CudaTransformer::grad_sum_squares(int64_t begin, int64_t end) {
   if (begin < 0 || end > layout_.total() || begin > end) throw Error("grad_sum_squares: range outside the model");
-  grad_norm_squared(*ctx_, norm_sq_.get(), grads_.get() + begin, end - begin, false);
+  grad_norm_squared(*ctx_, norm_sq_.get(), grads() + begin, end - begin, false);
   double s = 0;
   R1_CUDA_CHECK("grad_sum_squares", cudaMemcpyAsync(&s, norm_sq_.get(), sizeof(double), cudaMemcpyDeviceToHost, stream_));
   ctx_->synchronize("grad_sum_squares");
@@ -367,7 +333,7 @@ void CudaTransformer::adamw(const AdamWUpdate& u, int64_t begin, int64_t end) {
     const int64_t b = std::max(begin, p.offset), e = std::min(end, p.offset + p.numel());
     if (b >= e) continue;
     const int64_t m = b - adam_begin_;
-    adamw_update(*ctx_, params_.get() + b, weights_.get() + b, grads_.get() + b, adam_m_.get() + m, adam_v_.get() + m,
+    adamw_update(*ctx_, params_.get() + b, weights_.get() + b, grads() + b, adam_m_.get() + m, adam_v_.get() + m,
                  e - b, u.beta1, u.beta2, u.eps, u.weight_decay, u.lr, u.step, p.weight_decay, u.grad_scale);
   }
 }

@@ -1,7 +1,7 @@
 // CudaTransformer: the Qwen2 / Llama-3 decoder on one GPU, the same computation as the CPU Transformer (the
 // reference it is tested against) through the CUDA ops of backend/cuda.
 //
-// Memory: float32 master weights, float32 gradients and float32 AdamW moments (flat buffers laid out by
+// Memory: float32 master weights, float32 gradients (allocated on first use) and float32 AdamW moments (flat buffers laid out by
 // ParamLayout, like the CPU's); a bf16 working copy of the weights that every matmul reads (refreshed by the fused
 // AdamW, or after the master weights change); bf16 activations with float32 norm statistics and attention lse.
 // The SwiGLU product is not saved: backward recomputes it from gate and up (one elementwise pass instead of
@@ -18,6 +18,7 @@
 
 #include "backend/cuda/context.h"
 #include "backend/cuda/device_buffer.h"
+#include "model/gpu_memory_plan.h"
 #include "model/trainable_model.h"
 
 namespace r1::cuda {
@@ -36,7 +37,7 @@ class CudaTransformer final : public TrainableModel {
   void push_params() override;
   void pull_params() override;
   float* device_params() override { return params_.get(); }
-  float* device_grads() override { return grads_.get(); }
+  float* device_grads() override { return grads(); }
   // The bf16 working copy of the weights (device, ParamLayout offsets): what the GPU rollout engine reads.
   const __nv_bfloat16* weights_bf16() const { return weights_.get(); }
   Context& context() { return *ctx_; }
@@ -65,6 +66,8 @@ class CudaTransformer final : public TrainableModel {
   struct Acts;  // the activation arena's pointers (cuda_transformer.cpp)
   void upload_batch(const PackedBatch& batch);
   void backward_trunk();
+  // The float32 gradients, allocated (zeroed) on first use: a frozen model (GRPO's reference) never needs them.
+  float* grads();
 
   ModelConfig config_;
   ParamLayout layout_;
@@ -81,7 +84,7 @@ class CudaTransformer final : public TrainableModel {
   DeviceBuffer<float> logprob_, entropy_, dlogprob_, dentropy_;
   int batch_T_ = 0, batch_B_ = 0, batch_max_seqlen_ = 0;
   int capacity_ = 0;
-  int head_chunk_ = 1024;  // tokens per LM-head chunk: 0.93 GB of float32 logits + bf16 dlogits scratch
+  int head_chunk_ = kDefaultGpuHeadChunk;  // tokens per LM-head chunk (float32 logits + bf16 dlogits scratch)
   DeviceBuffer<char> arena_;
   std::unique_ptr<Acts> acts_;
 };

@@ -1,0 +1,54 @@
+// The CUDA model's memory plan is host arithmetic (the GPU model allocates exactly it), so it is checked here:
+// every activation aligned and disjoint, and the training total of a Qwen2.5-0.5B-shaped model against the peak
+// the H100 run measured (docs/cuda-notes.md: 15.5 GiB at 8 x 1024 tokens, 33.6 GiB at 16 x 2048, which include
+// cuBLASLt's workspace and the stream-ordered pools the plan does not count).
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <utility>
+#include <vector>
+
+#include "model/config.h"
+#include "model/gpu_memory_plan.h"
+
+using namespace r1;
+
+TEST(GpuMemoryPlan, ActivationsAreAlignedDisjointAndSized) {
+  const ModelConfig c = builtin_model_config("qwen2.5-0.5b");
+  const int T = 1000;
+  const GpuActivationPlan p = plan_gpu_activations(c, T);
+  const size_t C = c.hidden_size, F = c.intermediate_size, QD = size_t(c.num_attention_heads) * c.head_dim,
+               KVD = size_t(c.num_key_value_heads) * c.head_dim;
+  std::vector<std::pair<size_t, size_t>> spans;  // [offset, offset + bytes)
+  for (const auto& L : p.layers) {
+    for (size_t off : {L.x, L.n1, L.h, L.n2}) spans.push_back({off, off + 2 * T * C});
+    for (size_t off : {L.q, L.att}) spans.push_back({off, off + 2 * T * QD});
+    for (size_t off : {L.k, L.v}) spans.push_back({off, off + 2 * T * KVD});
+    for (size_t off : {L.gate, L.up}) spans.push_back({off, off + 2 * T * F});
+    for (size_t off : {L.rstd1, L.rstd2}) spans.push_back({off, off + 4 * size_t(T)});
+    spans.push_back({L.lse, L.lse + 4 * size_t(T) * c.num_attention_heads});
+  }
+  for (size_t off : {p.x_final, p.n_final, p.tmp, p.dres, p.dnorm}) spans.push_back({off, off + 2 * T * C});
+  for (size_t off : {p.act, p.dact, p.dgate, p.dup}) spans.push_back({off, off + 2 * T * F});
+  for (size_t off : {p.dq, p.datt}) spans.push_back({off, off + 2 * T * QD});
+  for (size_t off : {p.dk, p.dv}) spans.push_back({off, off + 2 * T * KVD});
+  spans.push_back({p.rstd_final, p.rstd_final + 4 * size_t(T)});
+  ASSERT_EQ(p.layers.size(), size_t(c.num_hidden_layers));
+  std::sort(spans.begin(), spans.end());
+  for (size_t i = 0; i < spans.size(); i++) {
+    EXPECT_EQ(spans[i].first % 256, 0u) << i;
+    if (i > 0) EXPECT_LE(spans[i - 1].second, spans[i].first) << "overlap at " << i;
+  }
+  EXPECT_LE(spans.back().second, p.total_bytes);
+  EXPECT_GT(spans.back().second + 256, p.total_bytes);
+}
+
+TEST(GpuMemoryPlan, TrainingTotalMatchesTheMeasuredH100Peak) {
+  const ModelConfig c = builtin_model_config("qwen2.5-0.5b");
+  const double gib = double(size_t(1) << 30);
+  const double small = double(gpu_training_memory(c, 8 * 1024, kDefaultGpuHeadChunk).total()) / gib;
+  const double large = double(gpu_training_memory(c, 16 * 2048, kDefaultGpuHeadChunk).total()) / gib;
+  EXPECT_NEAR(small, 15.5, 0.5);
+  EXPECT_NEAR(large, 33.6, 0.7);
+  EXPECT_LT(large, 40.0);  // issue 7: bs 16 x 2048 fits in 40 GiB
+}
