@@ -75,6 +75,12 @@ void parity(const std::string& name, ModelConfig c) {
               c.intermediate_size, c.vocab_size, c.tie_word_embeddings ? "tied" : "untied");
   r1::Transformer cpu(c);
   r1::init_params(c, cpu.layout(), cpu.params(), 7);
+  // init_params zeroes biases (as transformers does): give them values, or their parity would test nothing.
+  std::mt19937_64 bias_rng(11);
+  std::normal_distribution<float> bias_value(0.0f, 0.05f);
+  for (const auto& p : cpu.layout().params())
+    if (p.kind == r1::ParamKind::Bias)
+      for (int64_t i = 0; i < p.numel(); i++) cpu.params()[p.offset + i] = bias_value(bias_rng);
   for (int64_t i = 0; i < cpu.num_params(); i++) cpu.params()[i] = r1::bf16_to_f32(r1::f32_to_bf16(cpu.params()[i]));
   r1::cuda::CudaTransformer gpu(c);
   std::memcpy(gpu.host_params(), cpu.params(), size_t(cpu.num_params()) * sizeof(float));
@@ -171,11 +177,12 @@ double model_flops(const ModelConfig& c, int64_t num_params, int bs, int seq) {
   return 6.0 * double(num_params) * T + attn;
 }
 
-void throughput(const ModelConfig& c, int bs, int seq, int steps) {
+void throughput(const ModelConfig& c, int bs, int seq, int steps, int head_chunk = r1::kDefaultGpuHeadChunk) {
   size_t free0 = 0, total = 0;
   cudaMemGetInfo(&free0, &total);
   try {
     r1::cuda::CudaTransformer gpu(c);
+    gpu.set_head_chunk(head_chunk);
     r1::init_params(c, gpu.layout(), gpu.host_params(), 1);
     gpu.push_params();
     gpu.init_optimizer_state(0, gpu.num_params());
@@ -255,6 +262,11 @@ int main(int argc, char** argv) {
       llama.rope_scaling.original_max_position_embeddings = 256;
       r1::validate_model_config(llama, "parity llama config");
       parity("llama (no bias, untied, GQA 4:1, head_dim 128, llama3 rope)", llama);
+      ModelConfig biased = llama;
+      biased.head_dim = 64, biased.num_attention_heads = 8, biased.num_key_value_heads = 2;
+      biased.attention_bias = true, biased.mlp_bias = true, biased.tie_word_embeddings = true;
+      r1::validate_model_config(biased, "parity biased llama config");
+      parity("llama with attention_bias + mlp_bias (q/k/v/o, gate/up/down), tied", biased);
       std::printf("parity: %s\n", failures == 0 ? "ALL PASS" : "FAILURES");
     }
     if (!parity_only) {
@@ -264,6 +276,9 @@ int main(int argc, char** argv) {
       std::printf("| impl | batch | ms/step | tokens/s | model TFLOP/s | peak GiB | loss | ms trunk fwd / head+bwd / optimizer |\n|---|---|---|---|---|---|---|---|\n");
       throughput(q, 8, 1024, steps);
       throughput(q, 16, 2048, steps);
+      std::printf("LM-head chunk of 4096 tokens instead of %d:\n", r1::kDefaultGpuHeadChunk);
+      throughput(q, 8, 1024, steps, 4096);
+      throughput(q, 16, 2048, steps, 4096);
     }
   } catch (const std::exception& e) {
     std::printf("error: %s\n", e.what());
