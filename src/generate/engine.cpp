@@ -1,4 +1,6 @@
 #include "generate/engine.h"
+#include "generate/request_plan.h"
+#include "generate/stopping.h"
 
 #include <omp.h>
 
@@ -18,20 +20,13 @@ namespace {
 using Clock = std::chrono::steady_clock;
 double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
 
-int ceil_div(int a, int b) { return (a + b - 1) / b; }
 
 // Per-request scheduling state.
-struct RequestState {
-  int index = 0;
-  const GenerationRequest* req = nullptr;
-  int allowed_new = 0;   // tokens each sample may generate (max_new_tokens within max_total_tokens)
-  int prompt_pages = 0;  // pages the prefill allocates
-  int sample_pages = 0;  // worst-case pages one sample allocates beyond the shared prompt pages
-  int next_sample = 0;   // samples started so far
+struct RequestState : PlannedRequest {
+  int next_sample = 0;  // samples started so far
   bool prefilled = false;
   KvSequence prompt_kv;       // the prompt's pages, held until the last sample has forked them
   std::vector<float> logits;  // last prompt token's logits, shared by all samples' first draw
-  size_t out_offset = 0;      // index of sample 0 in the result vector
 };
 
 // One running sample.
@@ -72,20 +67,6 @@ struct Engine::Run {
     results[a.r->out_offset + size_t(a.out.sample_index)] = std::move(a.out);
   }
 
-  bool hits_stop_string(const Active& a) const {
-    const auto& stop = a.r->req->params.stop;
-    if (stop.empty()) return false;
-    // A stop string that completes with this token lies within the last (longest stop string + margin)
-    // tokens: every token decodes to at least one byte except special tokens, which the margin covers.
-    size_t longest = 0;
-    for (const auto& s : stop) longest = std::max(longest, s.size());
-    const size_t n = a.out.tokens.size(), w = std::min(n, longest + 8);
-    const std::string tail = cb.detokenize(std::vector<int32_t>(a.out.tokens.end() - long(w), a.out.tokens.end()));
-    for (const auto& s : stop)
-      if (tail.find(s) != std::string::npos) return true;
-    return false;
-  }
-
   // Records a sampled token; returns true when the sequence has finished (and was retired).
   bool append(Active& a, const SampledToken& s) {
     a.out.tokens.push_back(s.token);
@@ -93,13 +74,7 @@ struct Engine::Run {
     a.out.sampling_logprobs.push_back(s.sampling_logprob);
     e.stats_.generated_tokens++;
     if (cb.on_token) cb.on_token(a.out, s.token);
-    const SamplingParams& p = a.r->req->params;
-    const bool is_eos = (!p.ignore_eos && eos.count(s.token)) ||
-                        std::find(p.stop_token_ids.begin(), p.stop_token_ids.end(), s.token) != p.stop_token_ids.end();
-    const char* reason = is_eos                                         ? "eos"
-                         : hits_stop_string(a)                          ? "stop"
-                         : int(a.out.tokens.size()) >= a.r->allowed_new ? "length"
-                                                                        : nullptr;
+    const char* reason = finish_reason(a.r->req->params, eos, a.out.tokens, a.r->allowed_new, cb.detokenize);
     if (reason) {
       finish(a, reason);
       return true;
@@ -110,9 +85,7 @@ struct Engine::Run {
 
   SampledToken draw(Sampler& sampler, const Active& a, const float* logits) const {
     const GenerationRequest& q = *a.r->req;
-    const uint64_t stream = uint64_t(q.first_sample) + uint64_t(a.out.sample_index);
-    const double u = q.params.greedy() ? 0.0 : sampling_uniform(q.seed, stream, a.out.tokens.size());
-    return sampler.sample(logits, vocab, q.params, u);
+    return sampler.sample(logits, vocab, q.params, draw_uniform(q, a.out.sample_index, a.out.tokens.size()));
   }
 
   // Forks the request's prompt pages for its next sample and draws the sample's first token.
@@ -266,56 +239,19 @@ std::vector<Completion> Engine::generate(const std::vector<GenerationRequest>& r
   run.samplers.resize(size_t(omp_get_max_threads()));
 
   // Validate and plan every request before touching the cache.
+  const RequestPlan plan = plan_requests(requests, options_, c.vocab_size, bool(callbacks.detokenize));
   run.reqs.resize(requests.size());
-  size_t total_samples = 0;
-  int max_prompt_pages = 0, max_sample_pages = 0;
-  for (size_t i = 0; i < requests.size(); i++) {
-    const GenerationRequest& q = requests[i];
-    const std::string where = "request " + std::to_string(i);
-    validate_sampling_params(q.params, where);
-    if (q.n < 1) throw Error(where + ": field 'n': must be >= 1, got " + std::to_string(q.n));
-    if (q.first_sample < 0) throw Error(where + ": field 'first_sample': must be >= 0");
-    if (q.prompt.empty()) throw Error(where + ": field 'prompt': is empty (the model needs at least one token)");
-    const int len = int(q.prompt.size());
-    for (int t = 0; t < len; t++)
-      if (q.prompt[size_t(t)] < 0 || q.prompt[size_t(t)] >= c.vocab_size)
-        throw Error(where + ": field 'prompt': token " + std::to_string(q.prompt[size_t(t)]) + " at position " +
-                    std::to_string(t) + " is outside the vocabulary (size " + std::to_string(c.vocab_size) + ")");
-    if (len > options_.max_total_tokens)
-      throw Error(where + ": field 'prompt': " + std::to_string(len) + " tokens exceed max_total_tokens " +
-                  std::to_string(options_.max_total_tokens));
-    if (!q.params.stop.empty() && !callbacks.detokenize)
-      throw Error(where + ": field 'stop': stop strings need a detokenize callback");
-    RequestState& r = run.reqs[i];
-    r.index = int(i);
-    r.req = &q;
-    r.out_offset = total_samples;
-    total_samples += size_t(q.n);
-    r.allowed_new = std::min(q.params.max_new_tokens, options_.max_total_tokens - len);
-    // The cache holds the prompt and every generated token but the last (never fed back).
-    const int kv_max = len + std::max(r.allowed_new, 1) - 1;
-    r.prompt_pages = ceil_div(len, ps);
-    r.sample_pages = ceil_div(kv_max, ps) - len / ps;
-    max_prompt_pages = std::max(max_prompt_pages, r.prompt_pages);
-    max_sample_pages = std::max(max_sample_pages, r.sample_pages);
-  }
-  run.results.resize(total_samples);
+  for (size_t i = 0; i < requests.size(); i++) static_cast<PlannedRequest&>(run.reqs[i]) = plan.requests[i];
+  run.results.resize(plan.total_samples);
   stats_.requests = int64_t(requests.size());
 
   // Size the pool: at most max_slots samples run at once, plus the prompts they fork from.
   if (options_.kv_pages == 0 && !requests.empty()) {
-    const int64_t slots = std::min<int64_t>(options_.max_slots, int64_t(total_samples));
-    const int64_t held = std::min<int64_t>(options_.max_slots, int64_t(requests.size()));
-    const int64_t need = held * max_prompt_pages + slots * max_sample_pages;
-    R1_CHECK(need < (int64_t(1) << 31), "KV pool too large");
+    const int64_t need = plan.auto_pool_pages(options_.max_slots, ps);
     if (cache_.geometry().num_pages < need || cache_.geometry().page_size != ps)
       cache_ = KvCache(runner_.kv_geometry(int(need), ps));
   }
-  for (const RequestState& r : run.reqs)
-    if (cache_.geometry().num_pages > 0 && r.prompt_pages + r.sample_pages > cache_.geometry().num_pages)
-      throw Error("request " + std::to_string(r.index) + ": needs up to " +
-                  std::to_string(r.prompt_pages + r.sample_pages) + " KV pages but the pool has " +
-                  std::to_string(cache_.geometry().num_pages) + " (EngineOptions::kv_pages)");
+  plan.check_fits(cache_.geometry().num_pages);
   cache_.reset_peak();
   stats_.kv_pages = cache_.geometry().num_pages;
   stats_.page_bytes = cache_.geometry().page_bytes();
@@ -328,14 +264,7 @@ std::vector<Completion> Engine::generate(const std::vector<GenerationRequest>& r
       run.queue.push_back(&r);
       continue;
     }
-    for (int j = 0; j < r.req->n; j++) {
-      Completion& out = run.results[r.out_offset + size_t(j)];
-      out.request_index = r.index, out.sample_index = j, out.prompt_tokens = int(r.req->prompt.size());
-      out.finish_reason = "length";
-      if (callbacks.detokenize) out.text = callbacks.detokenize(out.tokens);
-      stats_.completions++;
-      if (callbacks.on_complete) callbacks.on_complete(out);
-    }
+    complete_without_tokens(r, run.results, callbacks, stats_);
   }
 
   for (;;) {

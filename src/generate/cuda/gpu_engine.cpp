@@ -1,4 +1,6 @@
 #include "generate/cuda/gpu_engine.h"
+#include "generate/request_plan.h"
+#include "generate/stopping.h"
 
 #include <algorithm>
 #include <chrono>
@@ -16,16 +18,12 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
-int ceil_div(int a, int b) { return (a + b - 1) / b; }
 
-struct RequestState {
-  int index = 0;
-  const GenerationRequest* req = nullptr;
-  int allowed_new = 0, prompt_pages = 0, sample_pages = 0, next_sample = 0;
+struct RequestState : PlannedRequest {
+  int next_sample = 0;
   bool prefilled = false;
   PagedSequence prompt_kv;
   int logits_row = -1;  // row of GpuForward::prompt_logits() holding the last prompt token's logits
-  size_t out_offset = 0;
 };
 
 struct Active {
@@ -59,11 +57,7 @@ struct GpuEngine::Run {
 
   int64_t available() const { return int64_t(e.pages_.free_pages()) - reserved_total; }
 
-  double uniform(const Active& a) const {
-    const GenerationRequest& q = *a.r->req;
-    const uint64_t stream = uint64_t(q.first_sample) + uint64_t(a.out.sample_index);
-    return q.params.greedy() ? 0.0 : sampling_uniform(q.seed, stream, a.out.tokens.size());
-  }
+  double uniform(const Active& a) const { return draw_uniform(*a.r->req, a.out.sample_index, a.out.tokens.size()); }
 
   void finish(Active& a, const char* reason) {
     a.out.finish_reason = reason;
@@ -76,18 +70,6 @@ struct GpuEngine::Run {
     results[a.r->out_offset + size_t(a.out.sample_index)] = std::move(a.out);
   }
 
-  bool hits_stop_string(const Active& a) const {
-    const auto& stop = a.r->req->params.stop;
-    if (stop.empty()) return false;
-    size_t longest = 0;
-    for (const auto& s : stop) longest = std::max(longest, s.size());
-    const size_t n = a.out.tokens.size(), w = std::min(n, longest + 8);
-    const std::string tail = cb.detokenize(std::vector<int32_t>(a.out.tokens.end() - long(w), a.out.tokens.end()));
-    for (const auto& s : stop)
-      if (tail.find(s) != std::string::npos) return true;
-    return false;
-  }
-
   // Records a sampled token; true when the sequence finished (and was retired).
   bool append(Active& a, int32_t token, float logprob, float sampling_logprob) {
     if (token < 0)
@@ -98,13 +80,7 @@ struct GpuEngine::Run {
     a.out.sampling_logprobs.push_back(sampling_logprob);
     e.stats_.generated_tokens++;
     if (cb.on_token) cb.on_token(a.out, token);
-    const SamplingParams& p = a.r->req->params;
-    const bool is_eos = (!p.ignore_eos && eos.count(token)) ||
-                        std::find(p.stop_token_ids.begin(), p.stop_token_ids.end(), token) != p.stop_token_ids.end();
-    const char* reason = is_eos                                         ? "eos"
-                         : hits_stop_string(a)                          ? "stop"
-                         : int(a.out.tokens.size()) >= a.r->allowed_new ? "length"
-                                                                        : nullptr;
+    const char* reason = finish_reason(a.r->req->params, eos, a.out.tokens, a.r->allowed_new, cb.detokenize);
     if (reason) {
       finish(a, reason);
       return true;
@@ -293,56 +269,20 @@ std::vector<Completion> GpuEngine::generate(const std::vector<GenerationRequest>
   Run run(*this, callbacks);
   run.eos.insert(options_.eos_token_ids.begin(), options_.eos_token_ids.end());
 
+  const RequestPlan plan = plan_requests(requests, options_, c.vocab_size, bool(callbacks.detokenize));
   run.reqs.resize(requests.size());
-  size_t total_samples = 0;
-  int max_prompt_pages = 0, max_sample_pages = 0, max_len = 1;
-  for (size_t i = 0; i < requests.size(); i++) {
-    const GenerationRequest& q = requests[i];
-    const std::string where = "request " + std::to_string(i);
-    validate_sampling_params(q.params, where);
-    if (q.n < 1) throw Error(where + ": field 'n': must be >= 1, got " + std::to_string(q.n));
-    if (q.first_sample < 0) throw Error(where + ": field 'first_sample': must be >= 0");
-    if (q.prompt.empty()) throw Error(where + ": field 'prompt': is empty (the model needs at least one token)");
-    const int len = int(q.prompt.size());
-    for (int t = 0; t < len; t++)
-      if (q.prompt[size_t(t)] < 0 || q.prompt[size_t(t)] >= c.vocab_size)
-        throw Error(where + ": field 'prompt': token " + std::to_string(q.prompt[size_t(t)]) + " at position " +
-                    std::to_string(t) + " is outside the vocabulary (size " + std::to_string(c.vocab_size) + ")");
-    if (len > options_.max_total_tokens)
-      throw Error(where + ": field 'prompt': " + std::to_string(len) + " tokens exceed max_total_tokens " +
-                  std::to_string(options_.max_total_tokens));
-    if (!q.params.stop.empty() && !callbacks.detokenize)
-      throw Error(where + ": field 'stop': stop strings need a detokenize callback");
-    RequestState& r = run.reqs[i];
-    r.index = int(i);
-    r.req = &q;
-    r.out_offset = total_samples;
-    total_samples += size_t(q.n);
-    r.allowed_new = std::min(q.params.max_new_tokens, options_.max_total_tokens - len);
-    const int kv_max = len + std::max(r.allowed_new, 1) - 1;
-    r.prompt_pages = ceil_div(len, ps);
-    r.sample_pages = ceil_div(kv_max, ps) - len / ps;
-    max_prompt_pages = std::max(max_prompt_pages, r.prompt_pages);
-    max_sample_pages = std::max(max_sample_pages, r.sample_pages);
-    max_len = std::max(max_len, kv_max);
-  }
-  run.results.resize(total_samples);
+  for (size_t i = 0; i < requests.size(); i++) static_cast<PlannedRequest&>(run.reqs[i]) = plan.requests[i];
+  run.results.resize(plan.total_samples);
   stats_.requests = int64_t(requests.size());
+  const int max_len = plan.max_kv_len;
 
   int num_pages = options_.kv_pages;
   if (num_pages == 0 && !requests.empty()) {
-    const int64_t slots = std::min<int64_t>(options_.max_slots, int64_t(total_samples));
-    const int64_t held = std::min<int64_t>(options_.max_slots, int64_t(requests.size()));
-    const int64_t need = held * max_prompt_pages + slots * max_sample_pages;
-    R1_CHECK(need < (int64_t(1) << 31) / ps, "KV pool too large");
+    const int64_t need = plan.auto_pool_pages(options_.max_slots, ps);
     // Keep a larger pool from an earlier call (no reallocation, graphs stay valid).
     num_pages = std::max<int>(int(need), pages_.page_size() == ps ? pages_.num_pages() : 0);
   }
-  for (const RequestState& r : run.reqs)
-    if (num_pages > 0 && r.prompt_pages + r.sample_pages > num_pages)
-      throw Error("request " + std::to_string(r.index) + ": needs up to " +
-                  std::to_string(r.prompt_pages + r.sample_pages) + " KV pages but the pool has " +
-                  std::to_string(num_pages) + " (EngineOptions::kv_pages)");
+  plan.check_fits(num_pages);
   if (num_pages > 0) {
     // A fresh allocator also after a generate() that threw midway and left pages referenced.
     if (pages_.num_pages() != num_pages || pages_.page_size() != ps || pages_.used_pages() != 0)
@@ -364,14 +304,7 @@ std::vector<Completion> GpuEngine::generate(const std::vector<GenerationRequest>
       run.queue.push_back(&r);
       continue;
     }
-    for (int j = 0; j < r.req->n; j++) {
-      Completion& out = run.results[r.out_offset + size_t(j)];
-      out.request_index = r.index, out.sample_index = j, out.prompt_tokens = int(r.req->prompt.size());
-      out.finish_reason = "length";
-      if (callbacks.detokenize) out.text = callbacks.detokenize(out.tokens);
-      stats_.completions++;
-      if (callbacks.on_complete) callbacks.on_complete(out);
-    }
+    complete_without_tokens(r, run.results, callbacks, stats_);
   }
 
   for (;;) {
