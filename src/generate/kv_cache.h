@@ -4,12 +4,14 @@
 //
 // Pages are reference-counted so that the n samples of one prompt share the prompt's pages: forking a sequence
 // copies its page list and retains every page, and a sample that appends to a shared, partially filled last page
-// first copies it (copy-on-write) — full shared pages are never copied. This is the layout the CUDA backend
-// mirrors: one device allocation per pool and a CSR page table (indptr + indices) per decode step.
+// first copies it (copy-on-write) — full shared pages are never copied. The bookkeeping is the PageAllocator the
+// GPU engine uses too; this class adds the float pools and performs the copies.
 #pragma once
 #include <cstddef>
 #include <cstdint>
 #include <vector>
+
+#include "generate/page_allocator.h"
 
 namespace r1::gen {
 
@@ -22,10 +24,7 @@ struct KvGeometry {
 };
 
 // A sequence's view of the cache: page ids in order and the number of cached tokens.
-struct KvSequence {
-  std::vector<int32_t> pages;
-  int length = 0;
-};
+using KvSequence = PagedSequence;
 
 class KvCache {
  public:
@@ -51,25 +50,21 @@ class KvCache {
   // Drops seq's references; pages whose count reaches zero return to the free list.
   void release(KvSequence& seq);
 
-  int refcount(int32_t page) const { return refcount_[size_t(page)]; }
-  int free_pages() const { return int(free_.size()); }
-  int used_pages() const { return g_.num_pages - free_pages(); }
-  int peak_used_pages() const { return peak_used_; }
-  void reset_peak() { peak_used_ = used_pages(); }
-  int64_t copy_on_writes() const { return cow_copies_; }
+  int refcount(int32_t page) const { return pages_.refcount(page); }
+  int free_pages() const { return pages_.free_pages(); }
+  int used_pages() const { return pages_.used_pages(); }
+  int peak_used_pages() const { return pages_.peak_used_pages(); }
+  void reset_peak() { pages_.reset_peak(); }
+  int64_t copy_on_writes() const { return pages_.copy_on_writes(); }
   size_t pool_bytes() const { return size_t(g_.num_pages) * g_.page_bytes(); }
 
  private:
   size_t pool_floats() const { return size_t(g_.num_pages) * size_t(g_.page_floats()); }
-  int32_t allocate();
   void copy_page(int32_t dst, int32_t src, int tokens);
 
   KvGeometry g_;
   std::vector<float> k_, v_;       // [layers][pages][page_size][kv_heads][head_dim]
-  std::vector<int32_t> refcount_;  // per page
-  std::vector<int32_t> free_;      // stack of free page ids
-  int peak_used_ = 0;
-  int64_t cow_copies_ = 0;
+  PageAllocator pages_;
 };
 
 }  // namespace r1::gen

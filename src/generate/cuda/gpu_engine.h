@@ -17,7 +17,7 @@
 
 #include "backend/cuda/context.h"
 #include "generate/cuda/gpu_forward.h"
-#include "generate/cuda/page_allocator.h"
+#include "generate/page_allocator.h"
 #include "generate/rollout_engine.h"
 #include "generate/types.h"
 #include "model/config.h"

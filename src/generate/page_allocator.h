@@ -1,8 +1,8 @@
-// Host-side bookkeeping of the GPU engine's paged KV cache: which pages are free, who references them, and
-// which shared partial pages must be copied before a sequence writes into them. The same rules as gen::KvCache
-// (deterministic lowest-id-first allocation, refcounted sharing of a prompt's pages by its samples, copy-on-write
-// of a shared, partially filled last page), without the float pools: the pages themselves live in GPU memory
-// and a copy-on-write becomes a (src, dst) pair for cuda::kv_copy_pages.
+// Bookkeeping of a paged KV cache, shared by the CPU cache (gen::KvCache, which adds the float pools) and the GPU
+// engine (whose pools live in GPU memory): which pages are free, who references them, and which shared partial
+// pages must be copied before a sequence writes into them. Deterministic lowest-id-first allocation; a request's
+// samples share its prompt's pages (refcounts); a sequence about to write into a shared, partially filled last page
+// gets a fresh page and the (src, dst) pair of the copy to make (copy-on-write; full shared pages are never copied).
 #pragma once
 #include <cstddef>
 #include <cstdint>

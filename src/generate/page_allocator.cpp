@@ -1,4 +1,4 @@
-#include "generate/cuda/page_allocator.h"
+#include "generate/page_allocator.h"
 
 #include <algorithm>
 #include <string>
@@ -10,14 +10,14 @@ namespace r1::gen {
 PageAllocator::PageAllocator(int num_pages, int page_size) : num_pages_(num_pages), page_size_(page_size) {
   R1_CHECK(num_pages > 0 && page_size > 0, "page allocator geometry must be positive");
   refcount_.assign(size_t(num_pages), 0);
-  // A stack with the lowest id on top: allocation order is deterministic, as in gen::KvCache.
+  // A stack with the lowest id on top: allocation order is deterministic.
   free_.resize(size_t(num_pages));
   for (int i = 0; i < num_pages; i++) free_[size_t(i)] = num_pages - 1 - i;
 }
 
 int32_t PageAllocator::allocate() {
   if (free_.empty())
-    throw Error("GPU KV cache exhausted: all " + std::to_string(num_pages_) +
+    throw Error("KV cache exhausted: all " + std::to_string(num_pages_) +
                 " pages are in use; raise EngineOptions::kv_pages or lower max_slots");
   const int32_t p = free_.back();
   free_.pop_back();
