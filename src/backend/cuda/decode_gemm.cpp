@@ -21,14 +21,6 @@ namespace r1::cuda {
 
 namespace {
 
-// As gemm.cpp: the largest power of two (up to 256) dividing the address.
-int alignment_of(const void* p) {
-  const auto a = reinterpret_cast<uintptr_t>(p);
-  int align = 256;
-  while (align > 1 && a % align != 0) align /= 2;
-  return align;
-}
-
 struct Handles {
   cublasLtMatmulDesc_t desc = nullptr;
   cublasLtMatrixLayout_t la = nullptr, lb = nullptr, lc = nullptr;
@@ -46,7 +38,7 @@ struct Handles {
 void tune(Context& ctx, const char* op, bool trans_a, int m, int n, int k, const bf16* A, int lda, const bf16* B,
           int ldb, void* C, cudaDataType c_type, int ldc, const bf16* bias, float alpha) {
   const GemmKey key{trans_a, false, m, n, k, lda, ldb, ldc, c_type, bias != nullptr, false,
-                    alignment_of(A), alignment_of(B), alignment_of(C)};
+                    pointer_alignment(A), pointer_alignment(B), pointer_alignment(C)};
   auto& algos = ctx.gemm_cache().algos;
   if (algos.count(key)) return;
   cudaStreamCaptureStatus capturing = cudaStreamCaptureStatusNone;

@@ -7,15 +7,14 @@
 
 namespace r1::cuda {
 
-namespace {
-
-// The largest power of two (up to 256) dividing the address: cuBLASLt picks kernels assuming this alignment.
-int alignment_of(const void* p) {
+int pointer_alignment(const void* p) {
   const auto a = reinterpret_cast<uintptr_t>(p);
   int align = 256;
   while (align > 1 && a % align != 0) align /= 2;
   return align;
 }
+
+namespace {
 
 // RAII holders so an error thrown mid-way does not leak descriptors.
 struct Desc {
@@ -57,7 +56,7 @@ void gemm(Context& ctx, const char* op, bool trans_a, bool trans_b, int m, int n
   R1_CUBLAS_CHECK(op, cublasLtMatrixLayoutCreate(&lc.l, c_type, m, n, ldc));
 
   const GemmKey key{trans_a, trans_b, m, n, k, lda, ldb, ldc, c_type, bias != nullptr, beta != 0.0f,
-                    alignment_of(A), alignment_of(B), alignment_of(C)};
+                    pointer_alignment(A), pointer_alignment(B), pointer_alignment(C)};
   auto& algos = ctx.gemm_cache().algos;
   auto it = algos.find(key);
   if (it == algos.end()) {

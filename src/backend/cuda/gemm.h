@@ -31,6 +31,10 @@ struct GemmCache {
   std::map<GemmKey, cublasLtMatmulAlgo_t> algos;
 };
 
+// The largest power of two (up to 256) dividing the address: cuBLASLt picks kernels assuming this alignment, so it
+// is part of the algorithm cache's key.
+int pointer_alignment(const void* p);
+
 // `op` names the calling op in error messages. c_type is CUDA_R_16BF or CUDA_R_32F; bias (bf16, length m) may
 // be null. D aliases C (in place), which is what += accumulation needs.
 void gemm(Context& ctx, const char* op, bool trans_a, bool trans_b, int m, int n, int k, float alpha,
