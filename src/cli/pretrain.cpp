@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <fstream>
 #include <memory>
+#include <optional>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
@@ -18,6 +19,7 @@
 #include "model/hf_export.h"
 #include "tokenizer/bpe_trainer.h"
 #include "tokenizer/tokenizer.h"
+#include "train/distributed/world.h"
 #include "train/metrics.h"
 #include "train/pretrain.h"
 #include "train/run_dir.h"
@@ -59,12 +61,18 @@ std::vector<std::string> read_text_documents(const std::string& path) {
 
 void run_pretrain(const PretrainArgs& a) {
   const Device device = parse_device(a.device, "pretrain --device");  // before any work: a typo fails at once
+  // Under torchrun / mpirun / r1 launch every rank runs this command: each trains on its share of every batch
+  // (ZeRO-1), rank 0 alone writes the output directory and reports.
+  dist::Communicator& comm = dist::world(device);
+  const bool root = comm.is_root();
   const fs::path out(a.output);
-  if (fs::exists(out) && !fs::is_empty(out)) {
-    if (!a.overwrite) fail_in_file(a.output, "exists and is not empty (use --overwrite to replace it)");
-    fs::remove_all(out);
+  if (root) {
+    if (fs::exists(out) && !fs::is_empty(out)) {
+      if (!a.overwrite) fail_in_file(a.output, "exists and is not empty (use --overwrite to replace it)");
+      fs::remove_all(out);
+    }
+    fs::create_directories(out);
   }
-  fs::create_directories(out);
   const std::string eos = "<|endoftext|>";
   // 1. Corpus.
   std::vector<std::string> docs;
@@ -78,16 +86,18 @@ void run_pretrain(const PretrainArgs& a) {
   } else {
     docs = read_text_documents(a.corpus);
   }
-  std::fprintf(stderr, "corpus: %zu documents\n", docs.size());
+  if (root) std::fprintf(stderr, "corpus: %zu documents\n", docs.size());
   // 2. Tokenizer, trained on the corpus.
   BpeTrainerOptions to;
   to.vocab_size = a.vocab_size;
   to.special_tokens = {eos};
   const auto trained = train_bpe(docs, to);
   const fs::path model_dir = out / "model";
-  write_trained_tokenizer(trained, to, model_dir.string());
+  // Every rank trains the same (deterministic) tokenizer; rank 0 writes it and the others read it back after it.
+  if (root) write_trained_tokenizer(trained, to, model_dir.string());
+  comm.barrier();
   const Tokenizer tok = Tokenizer::from_dir(model_dir.string());
-  std::fprintf(stderr, "tokenizer: %d tokens (%d merges)\n", trained.vocab_size, trained.merges);
+  if (root) std::fprintf(stderr, "tokenizer: %d tokens (%d merges)\n", trained.vocab_size, trained.merges);
   // 3. Tokenize; hold out 2% of documents for an evaluation loss.
   std::vector<std::vector<int32_t>> train_docs, eval_docs;
   const int32_t eos_id = tok.token_to_id(eos);
@@ -98,7 +108,8 @@ void run_pretrain(const PretrainArgs& a) {
     total_tokens += int64_t(ids.size());
     (i % 50 == 49 ? eval_docs : train_docs).push_back(std::move(ids));
   }
-  std::fprintf(stderr, "tokens: %lld (%.1f per document)\n", (long long)total_tokens, double(total_tokens) / docs.size());
+  if (root)
+    std::fprintf(stderr, "tokens: %lld (%.1f per document)\n", (long long)total_tokens, double(total_tokens) / docs.size());
   // 4. Model.
   ModelConfig cfg = builtin_model_config(a.model);
   cfg.vocab_size = tok.vocab_size();
@@ -119,8 +130,9 @@ void run_pretrain(const PretrainArgs& a) {
   // Initialised on the host, then uploaded (a no-op on the CPU, whose host buffer is the live one).
   init_params(cfg, model.layout(), model.host_params(), a.seed);
   model.push_params();
-  std::fprintf(stderr, "model: %s-shaped, %lld parameters, on %s, %d CPU threads\n", a.model.c_str(),
-               (long long)model.num_params(), a.device.c_str(), cpu::num_threads());
+  if (root)
+    std::fprintf(stderr, "model: %s-shaped, %lld parameters, on %s, %d CPU threads, %d rank(s)\n", a.model.c_str(),
+                 (long long)model.num_params(), a.device.c_str(), cpu::num_threads(), comm.world_size());
   // 5. Train.
   PretrainOptions po;
   po.steps = a.steps;
@@ -129,10 +141,12 @@ void run_pretrain(const PretrainArgs& a) {
   po.schedule = {LrSchedule::Kind::Cosine, a.lr, a.warmup, a.steps, 0.1f};
   po.seed = a.seed;
   po.eval_every = std::max(1, a.steps / 8);
-  MetricsWriter metrics(out);
+  po.comm = &comm;
+  std::optional<MetricsWriter> metrics;
+  std::optional<ProgressBar> bar;
   ProgressOptions popts;
   popts.unit = "step";
-  ProgressBar bar("pretrain", a.steps, stderr, popts);
+  if (root) metrics.emplace(out), bar.emplace("pretrain", a.steps, stderr, popts);
   double first_loss = NAN, last_loss = NAN, last_eval = NAN;
   pretrain(model, train_docs, eval_docs, po, [&](const PretrainStep& s) {
     if (std::isnan(first_loss)) first_loss = s.loss;
@@ -140,13 +154,15 @@ void run_pretrain(const PretrainArgs& a) {
     std::map<std::string, double> m = {{"train/loss", s.loss}, {"train/grad_norm", s.grad_norm}, {"train/lr", s.lr},
                                        {"perf/tokens_per_s", s.tokens_per_second}};
     if (!std::isnan(s.eval_loss)) m["eval/loss"] = last_eval = s.eval_loss;
-    metrics.log(s.step, m);
+    if (!root) return;
+    metrics->log(s.step, m);
     char l[32], e[32];
     std::snprintf(l, sizeof l, "%.3f", s.loss);
     std::snprintf(e, sizeof e, "%.3f", last_eval);
-    bar.update(s.step, {{"loss", l}, {"eval", e}, {"tok/s", std::to_string(int(s.tokens_per_second))}});
+    bar->update(s.step, {{"loss", l}, {"eval", e}, {"tok/s", std::to_string(int(s.tokens_per_second))}});
   });
-  bar.finish();
+  if (!root) return;
+  bar->finish();
   // 6. Save a complete HF model directory.
   HfExportOptions hf;
   hf.source_dir = model_dir.string();  // the tokenizer trained above; eos comes from cfg
