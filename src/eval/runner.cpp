@@ -181,9 +181,7 @@ const ConfigSchema& eval_config_schema() {
     using T = ConfigType;
     s.add("seed", T::Int, 0, "Sampling seed");
     s.add("model.path", T::String, nullptr, "Hugging Face model directory to evaluate");
-    s.add("model.template", T::String, kPlainChatPattern,
-          "Chat template: a name (r1-zero, chatml, qwen2.5-math, qwen3, deepseek-r1, llama3, auto) or a pattern with "
-          "{prompt} and {response}");
+    add_template_key(s);
     s.add("benchmarks", T::StringList, nlohmann::json::array({"addition"}),
           "Benchmarks: addition, gsm8k, math500, aime24, aime25, aime, humaneval, mbpp, mbpp-sanitized, countdown, "
           "arithmetic, linear_equation");
@@ -215,8 +213,7 @@ const ConfigSchema& eval_config_schema() {
     s.add("output.dir", T::String, "runs/eval", "Where results.md, results.json, samples.jsonl and examples go");
     s.add("output.examples", T::Int, 5, "Worst and best problems saved per benchmark").at_least(0);
     s.add("output.samples", T::Bool, true, "Write every completion to samples.jsonl");
-    s.add("threads", T::Int, 0, "CPU threads (0: auto — 1 for tiny models)").at_least(0);
-    s.add("device", T::String, "cpu", "Where the model generates: cpu or cuda");
+    add_device_keys(s, "Where the model generates");
     return s;
   }();
   return schema;
@@ -285,7 +282,7 @@ EvalRunResult run_eval(const Config& c) {
   const ChatTemplate tmpl = ChatTemplate::resolve(c.get_string("model.template"), tok);
   const int threads = int(c.get_int("threads"));
   cpu::set_num_threads(cpu::auto_threads(mc.hidden_size, threads));
-  const auto model_ptr = make_model(mc, parse_device(c.get_string("device"), c.source() + ": field 'device'"));
+  const auto model_ptr = make_model(mc, job_device(c));
   TrainableModel& model = *model_ptr;
   reload_weights(model, model_path);
 

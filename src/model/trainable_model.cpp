@@ -5,6 +5,7 @@
 #include <mutex>
 #include <string>
 
+#include "core/config.h"
 #include "core/error.h"
 #include "model/checkpoint_io.h"
 #include "model/transformer.h"
@@ -18,6 +19,15 @@ Device parse_device(const std::string& name, const std::string& where) {
 }
 
 const char* device_name(Device d) { return d == Device::CPU ? "cpu" : "cuda"; }
+
+void add_device_keys(ConfigSchema& s, const std::string& device_help) {
+  s.add("threads", ConfigType::Int, 0, "CPU threads (0: auto — 1 for tiny models)").at_least(0);
+  s.add("device", ConfigType::String, "cpu", device_help + ": cpu or cuda");
+}
+
+Device job_device(const Config& config) {
+  return parse_device(config.get_string("device"), config.source() + ": field 'device'");
+}
 
 void validate_batch(const ModelConfig& c, const PackedBatch& batch) {
   const int T = batch.num_tokens();

@@ -22,9 +22,17 @@
 
 namespace r1 {
 
+class Config;
+class ConfigSchema;
+
 // "cpu" / "cuda"; anything else is an r1::Error naming `where` (a config field or option).
 Device parse_device(const std::string& name, const std::string& where);
 const char* device_name(Device d);
+// Declares a job's `threads` (CPU threads, 0: auto) and `device` (default cpu) keys; `device_help` says what
+// runs there.
+void add_device_keys(ConfigSchema& schema, const std::string& device_help);
+// The job's `device` key, parsed (errors name the config file and the field).
+Device job_device(const Config& config);
 
 // Hyper-parameters of one AdamW update (decoupled decay, 1-based step for bias correction). grad_scale multiplies
 // the gradients first (clipping by global norm is fused into the update that way).

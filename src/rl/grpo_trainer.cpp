@@ -39,6 +39,7 @@
 #include "tokenizer/chat_template.h"
 #include "tokenizer/tokenizer.h"
 #include "train/metrics.h"
+#include "train/optim_config.h"
 #include "backend/cpu/optimizer.h"
 #include "train/pretrain.h"
 #include "train/report.h"
@@ -61,9 +62,7 @@ const ConfigSchema& grpo_config_schema() {
     using T = ConfigType;
     s.add("seed", T::Int, 0, "Seed of everything random in the run (problems, sampling, minibatch order)");
     s.add("model.path", T::String, nullptr, "Hugging Face model directory to start from (the base model)");
-    s.add("model.template", T::String, kPlainChatPattern,
-          "Prompt template: a name (r1-zero, r1-zero-think, chatml, deepseek-r1, llama3, auto) or a pattern with "
-          "{prompt} and {response}");
+    add_template_key(s);
     s.add("task.name", T::String, "addition",
           "Problems: the tiny model's 'addition' task, a generated task (countdown, arithmetic, linear_equation) "
           "or 'jsonl' (a dataset file)")
@@ -107,13 +106,7 @@ const ConfigSchema& grpo_config_schema() {
     s.add("rollout.temperature", T::Float, 1.0, "Sampling temperature of the rollouts").greater_than(0);
     s.add("rollout.top_p", T::Float, 1.0, "Nucleus sampling of the rollouts").range(0, 1);
     s.add("rollout.stop", T::StringList, nlohmann::json::array({"</answer>"}), "Stop strings (kept in the completion)");
-    s.add("optim.lr", T::Float, 1e-3, "Peak learning rate").greater_than(0);
-    s.add("optim.schedule", T::String, "constant", "Learning-rate schedule").one_of({"constant", "cosine", "linear"});
-    s.add("optim.warmup_steps", T::Int, 0, "Warm-up optimizer steps").at_least(0);
-    s.add("optim.weight_decay", T::Float, 0.0, "AdamW decoupled weight decay").at_least(0);
-    s.add("optim.beta1", T::Float, 0.9, "AdamW beta1").range(0, 1);
-    s.add("optim.beta2", T::Float, 0.99, "AdamW beta2").range(0, 1);
-    s.add("optim.clip_grad_norm", T::Float, 1.0, "Clip gradients to this global norm (0: off)").at_least(0);
+    add_optim_keys(s, {1e-3, "constant", 0.99});
     ConfigSchema reward_item;
     reward_item.add("name", T::String, nullptr, "Reward name (accuracy, format, language, countdown, code)");
     reward_item.add("weight", T::Float, 1.0, "Weight in the total reward");
@@ -129,8 +122,7 @@ const ConfigSchema& grpo_config_schema() {
     s.add("checkpoint.every", T::Int, 20, "Checkpoint every N steps (and at the end)").at_least(1);
     s.add("checkpoint.keep", T::Int, 2, "Checkpoints kept").at_least(1);
     s.add("log.samples_per_step", T::Int, 2, "Full rollouts written to samples.jsonl each step").at_least(0);
-    s.add("threads", T::Int, 0, "CPU threads (0: auto — 1 for tiny models)").at_least(0);
-    s.add("device", T::String, "cpu", "Where the policy, the reference model and the rollouts run: cpu or cuda");
+    add_device_keys(s, "Where the policy, the reference model and the rollouts run");
     return s;
   }();
   return schema;
@@ -328,7 +320,7 @@ class GrpoRun {
     template_ = ChatTemplate::resolve(config.get_string("model.template"), *tokenizer_);
     const int threads = int(config.get_int("threads"));
     cpu::set_num_threads(cpu::auto_threads(model_config_.hidden_size, threads));
-    const Device device = parse_device(config.get_string("device"), config.source() + ": field 'device'");
+    const Device device = job_device(config);
     comm_ = &dist::world(device);  // before the models: a GPU job's communicator selects this rank's GPU
     policy_ = make_model(model_config_, device);
     reload_weights(*policy_, model_path);
@@ -336,11 +328,7 @@ class GrpoRun {
       reference_ = make_model(model_config_, device);
       reload_weights(*reference_, model_path);
     }
-    AdamWConfig ac;
-    ac.beta1 = float(config.get_float("optim.beta1"));
-    ac.beta2 = float(config.get_float("optim.beta2"));
-    ac.weight_decay = float(config.get_float("optim.weight_decay"));
-    optimizer_ = std::make_unique<Optimizer>(*policy_, ac, comm_);  // ZeRO-1 over the job's ranks
+    optimizer_ = std::make_unique<Optimizer>(*policy_, adamw_config(config), comm_);  // ZeRO-1 over the job's ranks
     const int64_t total_updates = int64_t(s_.steps) * s_.epochs * s_.minibatches;
     schedule_ = {parse_schedule_kind(config.get_string("optim.schedule")), float(config.get_float("optim.lr")),
                  config.get_int("optim.warmup_steps"), total_updates, 0.1f};

@@ -180,9 +180,7 @@ const ConfigSchema& rejection_sampling_config_schema() {
     using T = ConfigType;
     s.add("seed", T::Int, 0, "Seed of the problems and the sampling");
     s.add("model.path", T::String, nullptr, "Hugging Face model directory to sample from (the teacher)");
-    s.add("model.template", T::String, kPlainChatPattern,
-          "Chat template: a name (r1-zero, chatml, qwen2.5-math, deepseek-r1, llama3, auto) or a pattern with "
-          "{prompt} and {response}");
+    add_template_key(s);
     s.add("problems.source", T::String, "addition",
           "addition: the built-in task; task: a generator of data/tasks.h; file: a dataset file")
         .one_of({"addition", "task", "file"});
@@ -222,8 +220,7 @@ const ConfigSchema& rejection_sampling_config_schema() {
     s.add("output.format", T::String, "prompt_response", "Record form").one_of({"prompt_response", "messages"});
     s.add("output.stats", T::String, "", "Statistics JSON (empty: next to output.path, .stats.json)");
     s.add("output.scores", T::Bool, true, "Add each kept sample's reward scores and length to its record");
-    s.add("threads", T::Int, 0, "CPU threads (0: auto — 1 for tiny models)").at_least(0);
-    s.add("device", T::String, "cpu", "Where the model generates: cpu or cuda");
+    add_device_keys(s, "Where the model generates");
     return s;
   }();
   return schema;
@@ -296,7 +293,7 @@ RejectionRunResult run_rejection_sampling(const Config& c) {
   const ChatTemplate tmpl = ChatTemplate::resolve(c.get_string("model.template"), tok);
   const int threads = int(c.get_int("threads"));
   cpu::set_num_threads(cpu::auto_threads(mc.hidden_size, threads));
-  const auto model = make_model(mc, parse_device(c.get_string("device"), c.source() + ": field 'device'"));
+  const auto model = make_model(mc, job_device(c));
   reload_weights(*model, model_path);
 
   RejectionFilter filter;

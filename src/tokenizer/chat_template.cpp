@@ -3,6 +3,7 @@
 // it uses (Python split / strip semantics) written out below.
 #include "tokenizer/chat_template.h"
 
+#include "core/config.h"
 #include "core/error.h"
 #include "tokenizer/tokenizer.h"
 #include "tokenizer/utf8.h"
@@ -334,9 +335,8 @@ ChatTemplate ChatTemplate::from_name(std::string_view name) {
     t.eos_token = "<|eot_id|>";
     if (name == "llama3-meta") t.date_string.clear();
   } else {
-    throw Error("unknown chat template '" + std::string(name) +
-                "' (known: r1-zero, r1-zero-think, chatml, qwen2.5, qwen2.5-math, qwen3, deepseek-r1, "
-                "deepseek-r1-legacy, llama3, llama3-meta, auto, or a string with {prompt} and {response})");
+    throw Error("unknown chat template '" + std::string(name) + "' (known: " + kChatTemplateNames +
+                ", or a string with {prompt} and {response})");
   }
   return t;
 }
@@ -447,6 +447,12 @@ EncodedChat encode_chat(const Tokenizer& tokenizer, const ChatTemplate& tmpl, co
   }
   add(pos, r.text.size(), 0);
   return out;
+}
+
+void add_template_key(ConfigSchema& schema, const std::string& role) {
+  schema.add("model.template", ConfigType::String, kPlainChatPattern,
+             std::string("Chat template: a name (") + kChatTemplateNames + ") or a pattern with {prompt} and {response}" +
+                 (role.empty() ? "" : "; " + role));
 }
 
 }  // namespace r1

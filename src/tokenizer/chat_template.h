@@ -22,10 +22,20 @@
 
 namespace r1 {
 
+class ConfigSchema;
+
 class Tokenizer;
 
 // The plain pattern of the built-in tiny model ("User: ...\nAssistant:"): the default template of every job.
 inline constexpr const char* kPlainChatPattern = "User: {prompt}\nAssistant:{response}";
+// The template names ChatTemplate::resolve knows, as the errors and the config help list them.
+inline constexpr const char* kChatTemplateNames =
+    "r1-zero, r1-zero-think, chatml, qwen2.5, qwen2.5-math, qwen3, deepseek-r1, deepseek-r1-legacy, llama3, "
+    "llama3-meta, auto";
+
+// Declares a job's `model.template` key (default kPlainChatPattern, the tiny model's); `role` adds what the
+// template means to that job, e.g. which tokens the loss covers.
+void add_template_key(ConfigSchema& schema, const std::string& role = "");
 
 struct ChatMessage {
   std::string role;     // "system", "user" or "assistant"

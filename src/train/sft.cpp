@@ -24,6 +24,7 @@
 #include "model/safetensors.h"
 #include "tokenizer/tokenizer.h"
 #include "train/metrics.h"
+#include "train/optim_config.h"
 #include "train/pretrain.h"
 #include "train/report.h"
 #include "train/run_dir.h"
@@ -177,9 +178,7 @@ const ConfigSchema& sft_config_schema() {
     using T = ConfigType;
     s.add("seed", T::Int, 0, "Seed of the data order");
     s.add("model.path", T::String, nullptr, "Hugging Face model directory to fine-tune");
-    s.add("model.template", T::String, kPlainChatPattern,
-          "Chat template: a name (r1-zero, chatml, qwen2.5-math, qwen3, deepseek-r1, llama3, auto) or a pattern with "
-          "{prompt} and {response}; the loss covers what it marks as the assistant's");
+    add_template_key(s, "the loss covers what it marks as the assistant's");
     s.add("data.source", T::String, "jsonl", "jsonl: conversations from data.path; addition: the built-in task's "
           "well-formed solutions (the tiny model's cold-start data)")
         .one_of({"jsonl", "addition"});
@@ -205,22 +204,15 @@ const ConfigSchema& sft_config_schema() {
     s.add("train.batch_tokens", T::Int, 4096, "Tokens per optimizer step: whole conversations packed up to this")
         .at_least(2);
     s.add("train.shuffle", T::Bool, true, "Shuffle the conversations every epoch");
-    s.add("optim.lr", T::Float, 1e-4, "Peak learning rate").greater_than(0);
-    s.add("optim.schedule", T::String, "cosine", "Learning-rate schedule").one_of({"constant", "cosine", "linear"});
-    s.add("optim.warmup_steps", T::Int, 0, "Warm-up optimizer steps").at_least(0);
+    add_optim_keys(s, {1e-4, "cosine", 0.95});
     s.add("optim.min_lr_ratio", T::Float, 0.1, "Cosine/linear decay ends at this fraction of lr").range(0, 1);
-    s.add("optim.weight_decay", T::Float, 0.0, "AdamW decoupled weight decay").at_least(0);
-    s.add("optim.beta1", T::Float, 0.9, "AdamW beta1").range(0, 1);
-    s.add("optim.beta2", T::Float, 0.95, "AdamW beta2").range(0, 1);
-    s.add("optim.clip_grad_norm", T::Float, 1.0, "Clip gradients to this global norm (0: off)").at_least(0);
     s.add("eval.every", T::Int, 50, "Held-out loss every N steps (and at start and end)").at_least(1);
     s.add("eval.batch_tokens", T::Int, nullptr, "Tokens per evaluation batch (null: train.batch_tokens)")
         .allow_null()
         .at_least(2);
     s.add("checkpoint.every", T::Int, 100, "Checkpoint every N steps (and at the end)").at_least(1);
     s.add("checkpoint.keep", T::Int, 2, "Checkpoints kept").at_least(1);
-    s.add("threads", T::Int, 0, "CPU threads (0: auto — 1 for tiny models)").at_least(0);
-    s.add("device", T::String, "cpu", "Where the model trains: cpu or cuda");
+    add_device_keys(s, "Where the model trains");
     return s;
   }();
   return schema;
@@ -319,16 +311,12 @@ class SftRun {
 
     const int threads = int(config.get_int("threads"));
     cpu::set_num_threads(cpu::auto_threads(model_config_.hidden_size, threads));
-    const Device device = parse_device(config.get_string("device"), config.source() + ": field 'device'");
+    const Device device = job_device(config);
     comm_ = &dist::world(device);  // before the model: a GPU job's communicator selects this rank's GPU
     model_ = make_model(model_config_, device);
     reload_weights(*model_, model_path);
     model_->reserve(std::max(batch_tokens_, eval_tokens_));
-    AdamWConfig ac;
-    ac.beta1 = float(config.get_float("optim.beta1"));
-    ac.beta2 = float(config.get_float("optim.beta2"));
-    ac.weight_decay = float(config.get_float("optim.weight_decay"));
-    optimizer_ = std::make_unique<Optimizer>(*model_, ac, comm_);  // ZeRO-1 over the job's ranks
+    optimizer_ = std::make_unique<Optimizer>(*model_, adamw_config(config), comm_);  // ZeRO-1 over the job's ranks
     schedule_ = {parse_schedule_kind(config.get_string("optim.schedule")), float(config.get_float("optim.lr")),
                  config.get_int("optim.warmup_steps"), total_steps_, float(config.get_float("optim.min_lr_ratio"))};
     clip_ = config.get_float("optim.clip_grad_norm");
