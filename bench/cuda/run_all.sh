@@ -7,15 +7,17 @@
 #   3. generate_run.sh                decode parity, our rollout throughput, transformers' generate
 #   4. run_bf16.sh                    bf16 CUDA model + engine vs transformers bf16
 #   5. grpo_step.sh                   one end-to-end GRPO step (64 x 8, 512 new tokens) with its time split
+#   6. pipeline_smoke.sh              configs/r1-qwen2.5-0.5b-gpu.yaml's five stages + evaluations, shrunk
 # Each step's log goes to $OUT; a summary table of exit codes is printed last.
-#   bench/cuda/run_all.sh [bundle dir, default build/gpu-bundle] [steps to run, default "1 2 3 4 5"]
+#   bench/cuda/run_all.sh [bundle dir, default build/gpu-bundle] [steps to run, default "1 2 3 4 5 6"]
 set -uo pipefail
 bundle=${1:-build/gpu-bundle}
-steps=${2:-1 2 3 4 5}
+steps=${2:-1 2 3 4 5 6}
 out=${OUT:-/tmp/r1_gpu_out}
 mkdir -p "$out"
 tar -C "$bundle" -xJf "$bundle/lib.tar.xz"
 tar -C "$bundle" -xJf "$bundle/qwen2.5-tokenizer.tar.xz"
+tar -C "$bundle" -xJf "$bundle/gsm8k.tar.xz"
 export LD_LIBRARY_PATH="$bundle/lib:/usr/local/cuda/lib64${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-$(nproc)}
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>/dev/null | tee "$out/device.txt"
@@ -34,6 +36,7 @@ run 2 parity_model "$bundle/parity_model" --steps 10
 run 3 generate bash bench/cuda/generate_run.sh "$bundle"
 run 4 hf_bf16 env OUT="$out/hf_bf16" bash bench/hf_compat/run_bf16.sh "$bundle"
 run 5 grpo_step bash bench/cuda/grpo_step.sh "$bundle" "$bundle/qwen2.5"
+run 6 pipeline_smoke bash bench/cuda/pipeline_smoke.sh "$bundle" "$bundle/qwen2.5" "$bundle/gsm8k"
 echo "| step | exit |"
 echo "|---|---|"
 for k in $(printf '%s\n' "${!status[@]}" | sort); do echo "| $k | ${status[$k]} |"; done

@@ -43,7 +43,7 @@ void run_info(const InfoArgs& a) {
               a.head_chunk, c.vocab_size, format_bytes(double(a.head_chunk) * c.vocab_size * 4).c_str());
   std::printf("  total              %12s  (full [tokens x vocab] logits would add %s)\n",
               format_bytes(4 * w + acts).c_str(), format_bytes(double(tokens) * c.vocab_size * 4).c_str());
-  // The CUDA model's plan (what CudaTransformer allocates; its LM-head chunk is 1024 tokens).
+  // The CUDA model's plan (what CudaTransformer allocates, with its default LM-head chunk).
   const GpuTrainingMemory g = gpu_training_memory(c, tokens, kDefaultGpuHeadChunk);
   std::printf("memory plan  CUDA training (bf16 compute, float32 master weights and AdamW), same batch:\n");
   std::printf("  weights            %12s  (float32 master %s + bf16 working copy %s)\n",

@@ -11,8 +11,10 @@
 
 namespace r1 {
 
-// Tokens per LM-head chunk of the CUDA model: 0.93 GB of scratch at a 151936 vocabulary.
-constexpr int kDefaultGpuHeadChunk = 1024;
+// Tokens per LM-head chunk of the CUDA model: 3.7 GB of scratch at a 151936 vocabulary (float32 logits + bf16
+// dlogits). Measured on an H100 (Qwen2.5-0.5B shape): 2.7% / 1.9% faster steps at 8 x 1024 / 16 x 2048 tokens
+// than 1024-token chunks (0.93 GB), whose fewer, wider logits GEMMs the bigger chunks trade for 2.8 GB.
+constexpr int kDefaultGpuHeadChunk = 4096;
 
 struct GpuActivationPlan {
   struct Layer {

@@ -39,23 +39,33 @@ __global__ void fill_const(bf16* w, int64_t n, float v) {
   if (i < n) w[i] = __float2bfloat16(v);
 }
 
-// Median-free quick timing: mean of `iters` runs after one warm-up, cudaEvent.
+// Mean time of `iters` runs after one warm-up, each from a cold L2 (a 100 MB memset, outside the timed interval): a decode step streams
+// each layer's weights and cache once, so this is the speed that matters inside a step.
 template <typename F>
-double time_ms(F&& f, int iters = 20) {
+double time_cold_ms(F&& f, int iters = 10) {
+  static void* flush = nullptr;
+  constexpr size_t kFlush = size_t(100) << 20;
+  if (!flush) cudaMalloc(&flush, kFlush);
   f();
   cudaEvent_t a, b;
   cudaEventCreate(&a), cudaEventCreate(&b);
-  cudaEventRecord(a);
-  for (int i = 0; i < iters; i++) f();
-  cudaEventRecord(b);
-  cudaEventSynchronize(b);
-  float ms = 0;
-  cudaEventElapsedTime(&ms, a, b);
+  double total = 0;
+  for (int i = 0; i < iters; i++) {
+    cudaMemsetAsync(flush, i, kFlush);
+    cudaEventRecord(a);
+    f();
+    cudaEventRecord(b);
+    cudaEventSynchronize(b);
+    float ms = 0;
+    cudaEventElapsedTime(&ms, a, b);
+    total += ms;
+  }
   cudaEventDestroy(a), cudaEventDestroy(b);
-  return double(ms) / iters;
+  return total / iters;
 }
 
-// Where a decode step's time goes at batch B (context 256 tokens): the ops alone, on the default stream.
+// Where a decode step's time goes at batch B (context 256 tokens): the ops alone, on the default stream, each
+// timed from a cold L2.
 void breakdown(const r1::ModelConfig& c, const bf16* w, const r1::ParamLayout& layout, int B) {
   r1::cuda::Context ctx;
   const int V = c.vocab_size, C = c.hidden_size, Hq = c.num_attention_heads, Hkv = c.num_key_value_heads,
@@ -97,32 +107,51 @@ void breakdown(const r1::ModelConfig& c, const bf16* w, const r1::ParamLayout& l
   const auto plan = r1::cuda::plan_decode_attention(B, Hkv, L, sms);
   cudaMalloc(&work, size_t(std::max<int64_t>(1, r1::cuda::decode_attention_workspace_floats(B, Hq, D, plan.splits))) * 4);
   const bf16* head = w + layout.lm_head;
-  const double t_head = time_ms([&] { r1::cuda::lm_head_logits(ctx, logits, x, head, B, C, V); });
-  const double t_t1 = time_ms([&] { r1::cuda::sample_tokens(ctx, dtok, dlp, dslp, logits, nullptr, dprm, du, B, V); });
-  const double t_gr = time_ms([&] { r1::cuda::sample_tokens(ctx, dtok, dlp, dslp, logits, nullptr, dgreedy, du, B, V); });
-  const double t_tp = time_ms([&] { r1::cuda::sample_tokens(ctx, dtok, dlp, dslp, logits, nullptr, dtopp, du, B, V); });
-  const double t_att = time_ms([&] {
+  const double t_head = time_cold_ms([&] { r1::cuda::lm_head_logits(ctx, logits, x, head, B, C, V); });
+  const double t_t1 = time_cold_ms([&] { r1::cuda::sample_tokens(ctx, dtok, dlp, dslp, logits, nullptr, dprm, du, B, V); });
+  const double t_gr = time_cold_ms([&] { r1::cuda::sample_tokens(ctx, dtok, dlp, dslp, logits, nullptr, dgreedy, du, B, V); });
+  const double t_tp = time_cold_ms([&] { r1::cuda::sample_tokens(ctx, dtok, dlp, dslp, logits, nullptr, dtopp, du, B, V); });
+  const double t_att = time_cold_ms([&] {
     r1::cuda::paged_decode_attention(ctx, att, nullptr, q, pool, pool + int64_t(pages) * ps * Hkv * D, dptr, didx, dlen,
                                      B, Hq, Hkv, D, ps, plan, work);
   });
-  // The layer's products at B rows (decode_linear: measured algorithm choice), weights of layer 0.
+  // The layer's products at B rows, weights of layer 0: cuBLASLt alone (decode_linear, its measured algorithm per
+  // product) vs decode_linears (the faster of that and our split-K kernel, q/k/v and gate/up in one launch each).
   bf16 *gx = nullptr, *gy = nullptr;
-  const int F = c.intermediate_size;
-  cudaMalloc(&gx, size_t(B) * F * 2), cudaMalloc(&gy, size_t(B) * F * 2);
+  const int F = c.intermediate_size, QD = Hq * D, KD = Hkv * D;
+  cudaMalloc(&gx, size_t(B) * F * 2), cudaMalloc(&gy, size_t(B) * 2 * F * 2);
   fill_normal<<<(B * F + 255) / 256, 256>>>(gx, int64_t(B) * F, 9, 1.0f);
   const auto& L0 = layout.layer(0);
-  struct Lin { const char* name; int64_t w, b; int I, O; };
-  const Lin lins[] = {{"q", L0.q_w, L0.q_b, C, Hq * D}, {"k", L0.k_w, L0.k_b, C, Hkv * D}, {"o", L0.o_w, -1, Hq * D, C},
-                      {"gate", L0.gate_w, -1, C, F}, {"down", L0.down_w, -1, F, C}};
-  std::printf("  products B=%d:", B);
-  double layer_ms = 0;
-  for (const Lin& li : lins) {
-    const double ms = time_ms([&] { r1::cuda::decode_linear(ctx, gy, gx, w + li.w, li.b >= 0 ? w + li.b : nullptr, B, li.I, li.O); });
-    const double mult = std::string(li.name) == "k" || std::string(li.name) == "gate" ? 2 : 1;  // v, up
-    layer_ms += ms * mult;
-    std::printf(" %s %.1f us (%.0f GB/s)", li.name, 1e3 * ms, double(li.I) * li.O * 2 / (ms * 1e-3) / 1e9);
+  using P = r1::cuda::DecodeProduct;
+  auto bias = [&](int64_t off) { return off >= 0 ? w + off : nullptr; };
+  struct Group { const char* name; int I; std::vector<P> products; };
+  const Group groups[] = {
+      {"qkv", C, {P{w + L0.q_w, bias(L0.q_b), gy, QD}, P{w + L0.k_w, bias(L0.k_b), gy + B * QD, KD},
+                  P{w + L0.v_w, bias(L0.v_b), gy + B * (QD + KD), KD}}},
+      {"o", QD, {P{w + L0.o_w, nullptr, gy, C}}},
+      {"gate+up", C, {P{w + L0.gate_w, nullptr, gy, F}, P{w + L0.up_w, nullptr, gy + int64_t(B) * F, F}}},
+      {"down", F, {P{w + L0.down_w, nullptr, gy, C}}}};
+  std::printf("  products B=%d (cuBLASLt -> chosen):", B);
+  double layer_cublas = 0, layer_ours = 0;
+  for (const Group& g : groups) {
+    const auto& ps = g.products;
+    const double t_cublas = time_cold_ms([&] {
+      for (const P& p : ps) r1::cuda::decode_linear(ctx, p.y, gx, p.W, p.bias, B, g.I, p.O);
+    });
+    int choice = 0;
+    const double t_ours = time_cold_ms([&] {
+      choice = ps.size() == 1   ? r1::cuda::decode_linears(ctx, gx, B, g.I, {ps[0]})
+               : ps.size() == 2 ? r1::cuda::decode_linears(ctx, gx, B, g.I, {ps[0], ps[1]})
+                                : r1::cuda::decode_linears(ctx, gx, B, g.I, {ps[0], ps[1], ps[2]});
+    });
+    double bytes = 0;
+    for (const P& p : ps) bytes += double(g.I) * p.O * 2;
+    layer_cublas += t_cublas, layer_ours += t_ours;
+    std::printf(" %s %.1f -> %.1f us (%s, %.0f GB/s)", g.name, 1e3 * t_cublas, 1e3 * t_ours,
+                choice ? ("ours x" + std::to_string(choice)).c_str() : "cuBLASLt", bytes / (t_ours * 1e-3) / 1e9);
   }
-  std::printf("; 7 per layer %.3f ms, x%d = %.3f ms\n", layer_ms, c.num_hidden_layers, layer_ms * c.num_hidden_layers);
+  std::printf("; per layer %.3f -> %.3f ms, x%d = %.3f -> %.3f ms\n", layer_cublas, layer_ours, c.num_hidden_layers,
+              layer_cublas * c.num_hidden_layers, layer_ours * c.num_hidden_layers);
   cudaFree(gx), cudaFree(gy);
   const double kv_gb = 2.0 * B * L * Hkv * D * 2 / 1e9;
   std::printf("  breakdown B=%d: lm_head %.3f ms, sample T=1 %.3f ms, greedy %.3f ms, top_p=0.9 %.3f ms; "

@@ -1,6 +1,7 @@
 // Parity of the GPU decode path against the CPU reference (standalone: needs a GPU; prints a table; exit 1 on
 // any failure):
 //   kv_write / kv_copy_pages     exact copies into and between pages
+//   decode_matmul                our split-K layer products (1-3 sharing x, bias, ragged T) vs a double product
 //   paged_decode_attention       vs cpu::paged_attention_decode on the same bf16-representable pools, sequences of
 //                                1 .. 1500 tokens over scattered pages, one and several splits, groups of 7/4/16
 //   sample_tokens                vs gen::Sampler::sample on the same float logits and uniforms: greedy, T = 1,
@@ -14,6 +15,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <map>
+#include <stdexcept>
 #include <cstdio>
 #include <random>
 #include <string>
@@ -120,6 +123,65 @@ void check_kv_ops(r1::cuda::Context& ctx) {
 }
 
 // ---------------------------------------------------------------------------------------------------------
+// decode_matmul (splits = 0: through decode_linears' measured choice) vs a double-precision product of the same
+// bf16 inputs, per product: relative L2 error and max error relative to the largest output (bf16 rounding of
+// the output is ~2^-9); a second launch must reproduce the first bit for bit (the cluster adds in rank order).
+void check_decode_matmul(r1::cuda::Context& ctx, int T, int I, const std::vector<int>& outs, bool bias, int splits) {
+  const Vec x = randn(size_t(T) * I, 1.0f);
+  bf16* dx = upload_bf16(x);
+  std::vector<Vec> W, b;
+  std::vector<r1::cuda::DecodeProduct> products;
+  for (int O : outs) {
+    W.push_back(randn(size_t(O) * I, 1.0f / std::sqrt(float(I))));
+    b.push_back(bias ? randn(size_t(O), 0.5f) : Vec());
+    bf16* dy = nullptr;
+    R1_CUDA_CHECK("parity", cudaMalloc(&dy, size_t(T) * O * 2));
+    products.push_back({upload_bf16(W.back()), bias ? upload_bf16(b.back()) : nullptr, dy, O});
+  }
+  auto launch = [&] {
+    if (splits > 0) {
+      r1::cuda::decode_matmul(ctx, dx, T, I, products.data(), int(products.size()), splits);
+      return splits;
+    }
+    if (products.size() == 1) return r1::cuda::decode_linears(ctx, dx, T, I, {products[0]});
+    if (products.size() == 2) return r1::cuda::decode_linears(ctx, dx, T, I, {products[0], products[1]});
+    return r1::cuda::decode_linears(ctx, dx, T, I, {products[0], products[1], products[2]});
+  };
+  const int used = launch();
+  std::vector<Vec> first;
+  for (const auto& p : products) first.push_back(download_bf16(p.y, size_t(T) * p.O));
+  launch();
+  double worst_rel = 0, worst_max = 0;
+  bool repeat_equal = true;
+  for (size_t p = 0; p < products.size(); p++) {
+    const int O = products[p].O;
+    Vec ref(size_t(T) * O);
+    double ref_max = 0, err_max = 0;
+    for (int t = 0; t < T; t++)
+      for (int o = 0; o < O; o++) {
+        double acc = bias ? b[p][size_t(o)] : 0.0;
+        for (int i = 0; i < I; i++) acc += double(x[size_t(t) * I + i]) * W[p][size_t(o) * I + i];
+        ref[size_t(t) * O + o] = float(acc);
+        ref_max = std::max(ref_max, std::fabs(acc));
+      }
+    for (size_t i = 0; i < ref.size(); i++) err_max = std::max(err_max, std::fabs(double(first[p][i]) - ref[i]));
+    worst_rel = std::max(worst_rel, rel_err(first[p], ref));
+    worst_max = std::max(worst_max, err_max / std::max(ref_max, 1e-30));
+    repeat_equal = repeat_equal && download_bf16(products[p].y, size_t(T) * O) == first[p];
+  }
+  std::string shape;
+  for (int O : outs) shape += (shape.empty() ? "" : "+") + std::to_string(O);
+  char name[160], detail[160];
+  std::snprintf(name, sizeof(name), "decode_matmul T=%d I=%d O=%s%s %s", T, I, shape.c_str(), bias ? " +bias" : "",
+                splits > 0 ? ("splits " + std::to_string(splits)).c_str() : "(measured choice)");
+  std::snprintf(detail, sizeof(detail), "rel %.2e, max/|ref| %.2e, repeat %s, used %s", worst_rel, worst_max,
+                repeat_equal ? "bitwise" : "DIFFERS", used ? ("ours x" + std::to_string(used)).c_str() : "cuBLASLt");
+  report(name, worst_rel <= 4e-3 && worst_max <= 8e-3 && repeat_equal, detail);
+  cudaFree(dx);
+  for (auto& p : products) cudaFree(const_cast<bf16*>(p.W)), cudaFree(const_cast<bf16*>(p.bias)), cudaFree(p.y);
+}
+
+// ---------------------------------------------------------------------------------------------------------
 void check_attention(r1::cuda::Context& ctx, int Hq, int Hkv, int D, const std::vector<int>& lens, int forced_splits) {
   const int ps = 16, B = int(lens.size());
   std::vector<int32_t> indptr{0}, indices;
@@ -219,7 +281,14 @@ void check_sampling(r1::cuda::Context& ctx, int V, int rows, const SampleCase& s
 }
 
 // ---------------------------------------------------------------------------------------------------------
-void check_engine(bool sampled) {
+// mode: greedy, sampled (T = 1), or stops: greedy with the ways a completion can end before max_new_tokens —
+// EOS ids (the engine's), a request's stop_token_ids and stop strings over a detokenizer — picked from tokens the
+// greedy run produces mid-completion, plus the streaming callbacks; every early ending (tokens, reason, text) and
+// the callback counts must equal the CPU engine's, and completions that run to the limit must agree on >= 64
+// tokens.
+enum class EngineMode { Greedy, Sampled, Stops };
+void check_engine(EngineMode mode) {
+  const bool sampled = mode == EngineMode::Sampled;
   r1::ModelConfig c = r1::builtin_model_config("small");
   c.vocab_size = 1000;
   c.hidden_size = 256;
@@ -259,13 +328,41 @@ void check_engine(bool sampled) {
   r1::gen::EngineOptions opt;
   opt.max_slots = 6;  // fewer slots than samples: continuous batching and slot reuse
   opt.page_size = 16;
+  r1::gen::EngineCallbacks cpu_cb, gpu_cb;
+  int cpu_tokens = 0, cpu_done = 0, gpu_tokens = 0, gpu_done = 0;
+  if (mode == EngineMode::Stops) {
+    // Endings taken from the greedy completions themselves, so that each one fires partway through.
+    const auto free_run = r1::gen::Engine(model, opt).generate(reqs);
+    auto first_sample = [&](int request) -> const std::vector<int32_t>& {
+      for (const auto& cpl : free_run)
+        if (cpl.request_index == request) return cpl.tokens;
+      throw std::runtime_error("no completion of request " + std::to_string(request));
+    };
+    opt.eos_token_ids = {first_sample(2)[20]};
+    reqs[2].params.ignore_eos = false;  // the others keep ignoring EOS: stop ids and strings must end them
+    reqs[3].params.stop_token_ids = {first_sample(3)[30]};
+    const auto& s4 = first_sample(4);
+    reqs[4].params.stop = {"t" + std::to_string(s4[40]) + " t" + std::to_string(s4[41])};
+    for (auto* cb : {&cpu_cb, &gpu_cb}) {
+      cb->detokenize = [](const std::vector<int32_t>& ids) {
+        std::string text;
+        for (int32_t id : ids) text += "t" + std::to_string(id) + " ";
+        return text;
+      };
+    }
+    cpu_cb.on_token = [&](const r1::gen::Completion&, int32_t) { cpu_tokens++; };
+    cpu_cb.on_complete = [&](const r1::gen::Completion&) { cpu_done++; };
+    gpu_cb.on_token = [&](const r1::gen::Completion&, int32_t) { gpu_tokens++; };
+    gpu_cb.on_complete = [&](const r1::gen::Completion&) { gpu_done++; };
+  }
   r1::gen::Engine cpu(model, opt);
-  const auto ref = cpu.generate(reqs);
+  const auto ref = cpu.generate(reqs, cpu_cb);
   r1::gen::GpuEngine gpu(c, dw, opt);
-  const auto got = gpu.generate(reqs);
-  const auto again = gpu.generate(reqs);  // second call: CUDA graphs replayed, must reproduce the first
+  const auto got = gpu.generate(reqs, gpu_cb);
+  const auto again = gpu.generate(reqs, gpu_cb);  // second call: CUDA graphs replayed, must reproduce the first
 
   int identical = 0, total = int(ref.size()), first_div = INT32_MAX, compared = 0;
+  bool endings_ok = true;
   double max_dlp = 0;
   bool repro = got.size() == again.size();
   for (size_t i = 0; i < ref.size() && i < got.size(); i++) {
@@ -277,18 +374,39 @@ void check_engine(bool sampled) {
       k++;
     }
     compared += int(k);
-    if (a.tokens == b.tokens && a.finish_reason == b.finish_reason) identical++;
+    const bool same = a.tokens == b.tokens && a.finish_reason == b.finish_reason && a.text == b.text;
+    if (same) identical++;
     else first_div = std::min(first_div, int(k));
+    // An early ending (eos / stop) must be reproduced exactly; a completion that runs to the length limit may
+    // part late: a different batch mix picks other GEMM algorithms, and bf16 rounding can flip a near-tie.
+    if (a.finish_reason == "length") endings_ok = endings_ok && int(k) >= 64;
+    else endings_ok = endings_ok && same;
   }
-  char name[128], detail[200];
+  std::string endings;
+  bool callbacks_equal = true;
+  if (mode == EngineMode::Stops) {
+    std::map<std::string, int> reasons;
+    for (const auto& cpl : ref) reasons[cpl.finish_reason]++;
+    for (const auto& [reason, count] : reasons) endings += " " + reason + " x" + std::to_string(count);
+    // The GPU engine ran twice with the same callbacks (token counts equal while the lengths are).
+    callbacks_equal = gpu_done == 2 * cpu_done && cpu_done == total &&
+                      (identical != total || gpu_tokens == 2 * cpu_tokens);
+    endings += ", callbacks " + std::to_string(cpu_tokens) + " tokens / " + std::to_string(cpu_done) + " done" +
+               (callbacks_equal ? " (equal)" : " (GPU " + std::to_string(gpu_tokens / 2) + " / " +
+                                                      std::to_string(gpu_done / 2) + ")");
+    // All three endings must have fired, or the check proves nothing.
+    callbacks_equal = callbacks_equal && reasons.count("eos") && reasons.count("stop") && reasons.count("length");
+  }
+  char name[128], detail[320];
   std::snprintf(name, sizeof name, "GpuEngine vs Engine, %s, 5 prompts, 12 samples, 72 tokens",
-                sampled ? "sampled T=1" : "greedy");
+                mode == EngineMode::Sampled ? "sampled T=1" : mode == EngineMode::Greedy ? "greedy" : "greedy + EOS/stops");
   std::snprintf(detail, sizeof detail, "%d/%d completions identical%s, first divergence at token %s, |dlogprob| %.1e, "
-                "graph replay %s", identical, total, sampled ? " (informative)" : "",
+                "graph replay %s;%s", identical, total, sampled ? " (informative)" : "",
                 first_div == INT32_MAX ? "none" : std::to_string(first_div).c_str(), max_dlp,
-                repro ? "reproduces" : "DIFFERS");
+                repro ? "reproduces" : "DIFFERS", endings.c_str());
   // Greedy must match exactly; sampled runs only have to reproduce themselves (bf16 logits may flip a draw).
-  report(name, (sampled || identical == total) && repro && total == int(got.size()), detail);
+  const bool tokens_ok = mode == EngineMode::Sampled || (mode == EngineMode::Greedy ? identical == total : endings_ok);
+  report(name, tokens_ok && repro && total == int(got.size()) && callbacks_equal, detail);
   std::printf("  gpu stats: %s\n", r1::gen::describe(gpu.stats()).c_str());
   cudaFree(dw);
 }
@@ -299,6 +417,14 @@ int main() {
   try {
     r1::cuda::Context ctx;
     check_kv_ops(ctx);
+    check_decode_matmul(ctx, 1, 896, {896, 128, 128}, true, 1);
+    check_decode_matmul(ctx, 1, 896, {896, 128, 128}, true, 4);
+    check_decode_matmul(ctx, 64, 896, {896, 128, 128}, true, 3);
+    check_decode_matmul(ctx, 200, 256, {192}, false, 2);
+    check_decode_matmul(ctx, 256, 4864, {896}, false, 8);
+    check_decode_matmul(ctx, 130, 896, {4864, 4864}, false, 1);
+    check_decode_matmul(ctx, 256, 896, {896, 128, 128}, true, 0);
+    check_decode_matmul(ctx, 256, 4864, {896}, false, 0);
     check_attention(ctx, 14, 2, 64, {1, 15, 16, 17, 100, 300, 1000}, 0);
     check_attention(ctx, 14, 2, 64, {1, 15, 16, 17, 100, 300, 1000}, 5);
     check_attention(ctx, 8, 2, 128, {3, 64, 65, 257, 1500}, 0);
@@ -319,8 +445,9 @@ int main() {
     for (const auto& sc : cases) check_sampling(ctx, 151936, 64, sc);
     for (const auto& sc : cases) check_sampling(ctx, 1000, 256, sc);
 
-    check_engine(false);
-    check_engine(true);
+    check_engine(EngineMode::Greedy);
+    check_engine(EngineMode::Sampled);
+    check_engine(EngineMode::Stops);
   } catch (const std::exception& e) {
     std::printf("ERROR: %s\n", e.what());
     return 1;

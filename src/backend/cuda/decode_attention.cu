@@ -1,20 +1,25 @@
 // Paged decode attention: one query token per sequence, B sequences of different lengths, GQA.
 //
-// Block = (sequence b, kv head, split); 4 warps take 32-token tiles of the split in turn. For a tile:
-//   scores   lane j owns token j: it reads that token's whole K row (16-byte loads) once and dots it with every
-//            query head of the group (q in shared memory, pre-scaled by log2(e)/sqrt(D), so softmax uses exp2);
-//   softmax  per head, online (running max m, sum l, rescaled accumulator), the tile's max/sum by warp shuffles;
-//   values   the warp walks the tile's tokens; lane owns D/32 output dims and reads its slice of each V row
-//            (a coalesced 128/256-byte row per token), weighting it by each head's p (broadcast by shuffle).
-// So each K and V row of the group is read from memory exactly once. The 4 warps' (m, l, acc) are merged in
-// shared memory; with one split that gives the output, otherwise (m, l, acc) go to a workspace and a second
-// kernel merges the splits of each (sequence, head). Page lookups go through the CSR page table per token.
+// Block = (sequence b, kv head, split); 4 warps take 32-token tiles of the split in turn, on tensor cores: the
+// group's query heads are the 16 rows of an mma.m16n8k16 A operand (bf16 q as given; rows past the group are
+// zero), so for one tile
+//   scores   S [16 heads x 32 tokens] = Q K^T: D/16 x 4 mma, K rows [token][dim] read from shared memory;
+//   softmax  per head, online in base 2 (scores scaled by log2(e)/sqrt(D) in float32; running max m, sum l,
+//            rescaled accumulator), on the accumulator fragments (row max/sum over the 4 lanes of a row);
+//   values   O += P V with P packed to bf16 straight from the score fragments (FlashAttention-2's trick) and
+//            V [token][dim] as the B operand through ldmatrix.trans.
+// Each warp streams its tiles through a 2-stage cp.async double buffer (K and V rows gathered from their pages,
+// 16-byte copies; tokens past the end are zero-filled, so 0 * garbage never meets V), so every K and V row of
+// the group is read from memory exactly once and the next tile's loads overlap this tile's math. The 4 warps'
+// (m, l, acc) are merged in shared memory; with one split that gives the output, otherwise (m, l, acc) go to a
+// workspace and a second kernel merges the splits of each (sequence, head).
 #include <algorithm>
 #include <cmath>
 #include <string>
 
 #include "backend/cuda/common.cuh"
 #include "backend/cuda/decode_ops.h"
+#include "backend/cuda/mma.cuh"
 #include "core/error.h"
 
 namespace r1::cuda {
@@ -22,7 +27,8 @@ namespace r1::cuda {
 namespace {
 
 constexpr int kWarps = 4;
-constexpr int kMaxGroup = 8;  // query heads per block; larger groups are cut into chunks (grid.y)
+constexpr int kMaxGroup = 16;  // query heads per block (the mma's 16 rows); larger groups are cut into chunks
+constexpr int kTileTokens = 32;
 
 // Workspace: acc [B, Hq, splits, D], then m and l [B, Hq, splits].
 struct Workspace {
@@ -35,15 +41,22 @@ struct Workspace {
   }
 };
 
-__device__ __forceinline__ void load_bf16x8(const bf16* p, float* f) {
-  const uint4 raw = *reinterpret_cast<const uint4*>(p);
-  const __nv_bfloat162* h = reinterpret_cast<const __nv_bfloat162*>(&raw);
-#pragma unroll
-  for (int i = 0; i < 4; i++) {
-    const float2 x = __bfloat1622float2(h[i]);
-    f[2 * i] = x.x;
-    f[2 * i + 1] = x.y;
-  }
+// Shared memory per block for head dim D: q [16][D + 8] bf16, then per warp 2 stages of K and V tiles
+// [32][D + 8] bf16 (rows padded by 16 bytes: fragment loads and ldmatrix rows fall in distinct banks). After the
+// token loop the K/V area holds the warps' float32 accumulators for the merge.
+template <int D>
+struct Smem {
+  static constexpr int kLd = D + 8;
+  static constexpr size_t kQ = size_t(kMaxGroup) * kLd * 2;
+  static constexpr size_t kTile = size_t(kTileTokens) * kLd * 2;
+  static constexpr size_t kKv = size_t(kWarps) * 2 * 2 * kTile;  // warps x stages x (K, V)
+  static constexpr size_t kMerge = size_t(kWarps) * kMaxGroup * (D + 2) * 4;
+  static constexpr size_t kBytes = kQ + (kKv > kMerge ? kKv : kMerge);
+};
+
+__device__ __forceinline__ void cp_async16_zfill(void* smem, const void* gmem, bool valid) {
+  const auto s = static_cast<uint32_t>(__cvta_generic_to_shared(smem));
+  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(s), "l"(gmem), "r"(valid ? 16 : 0));
 }
 
 template <int D>
@@ -52,19 +65,19 @@ __global__ void __launch_bounds__(kWarps * 32)
                         const bf16* __restrict__ q, const bf16* __restrict__ k_pool, const bf16* __restrict__ v_pool,
                         const int32_t* __restrict__ indptr, const int32_t* __restrict__ indices,
                         const int32_t* __restrict__ lens, int B, int Hq, int Hkv, int group, int chunks,
-                        int page_size, int splits, int split_len, float q_scale) {
-  constexpr int kPer = D / 32;  // output dims per lane
-  __shared__ __align__(16) float qs[kMaxGroup][D];
-  __shared__ __align__(16) float ps[kWarps][kMaxGroup][32];  // each warp's probabilities of its current tile
-  __shared__ float red_m[kWarps][kMaxGroup], red_l[kWarps][kMaxGroup];
-  __shared__ float red_acc[kWarps][kMaxGroup][D];
+                        int page_size, int splits, int split_len, float score_scale) {
+  using SM = Smem<D>;
+  constexpr int kLd = SM::kLd, kChunks = D / 8;  // 16-byte chunks per row
+  extern __shared__ __align__(16) unsigned char smem[];
+  bf16* qs = reinterpret_cast<bf16*>(smem);
+  unsigned char* kv_area = smem + SM::kQ;
 
   const int b = blockIdx.x, kvh = blockIdx.y / chunks, chunk = blockIdx.y % chunks, split = blockIdx.z;
   const int g0 = chunk * kMaxGroup, ng = min(kMaxGroup, group - g0);
   const int h0 = kvh * group + g0;  // first query head of this block
   const int len = lens[b];
   const int start = split * split_len, end = min(len, start + split_len);
-  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, g = lane / 4, tq = lane % 4;
 
   if (start >= end) {  // this split lies past the sequence's end: contribute nothing to the merge
     if (splits > 1 && threadIdx.x < ng) {
@@ -76,140 +89,172 @@ __global__ void __launch_bounds__(kWarps * 32)
     return;
   }
 
-  for (int i = threadIdx.x; i < ng * D; i += blockDim.x)
-    qs[i / D][i % D] = to_f32(q[(int64_t(b) * Hq + h0) * D + i]) * q_scale;
-  __syncthreads();
+  for (int i = threadIdx.x; i < kMaxGroup * D; i += blockDim.x) {
+    const int r = i / D, d = i % D;
+    qs[r * kLd + d] = r < ng ? q[(int64_t(b) * Hq + h0 + r) * D + d] : to_bf16(0.0f);
+  }
 
   const int32_t* pages = indices + indptr[b];
   const int64_t row = int64_t(Hkv) * D;  // elements per cached token
   const bf16* kbase = k_pool + int64_t(kvh) * D;
-  const bf16* vbase = v_pool + int64_t(kvh) * D + lane * kPer;
+  const bf16* vbase = v_pool + int64_t(kvh) * D;
+  bf16* kv_warp = reinterpret_cast<bf16*>(kv_area) + size_t(warp) * 2 * 2 * kTileTokens * kLd;
+  auto k_tile = [&](int stage) { return kv_warp + size_t(stage) * 2 * kTileTokens * kLd; };
+  auto v_tile = [&](int stage) { return k_tile(stage) + kTileTokens * kLd; };
 
-  float m[kMaxGroup], l[kMaxGroup], acc[kMaxGroup][kPer];
-#pragma unroll
-  for (int g = 0; g < kMaxGroup; g++) {
-    m[g] = -INFINITY;
-    l[g] = 0.0f;
-#pragma unroll
-    for (int e = 0; e < kPer; e++) acc[g][e] = 0.0f;
-  }
-
-  for (int t0 = start + warp * 32; t0 < end; t0 += kWarps * 32) {
+  // Lane j's token of the tile at t0: its cache slot (0 past the end; never read then).
+  auto slot_of = [&](int t0) {
     const int t = t0 + lane;
-    const bool valid = t < end;
-    const int slot = valid ? pages[t / page_size] * page_size + t % page_size : 0;
-    float s[kMaxGroup];
+    return t < end ? pages[t / page_size] * page_size + t % page_size : 0;
+  };
+  // Gather the K and V rows of tokens [t0, t0 + 32) into `stage`; slot_lane = slot_of(t0), looked up one tile
+  // ahead so the page-table read never stalls the copies.
+  auto load_tile = [&](int stage, int t0, int slot_lane) {
+    bf16* ks = k_tile(stage);
+    bf16* vs = v_tile(stage);
 #pragma unroll
-    for (int g = 0; g < kMaxGroup; g++) s[g] = 0.0f;
-    if (valid) {
-      const bf16* kr = kbase + int64_t(slot) * row;
-#pragma unroll
-      for (int c = 0; c < D / 8; c++) {
-        float kf[8];
-        load_bf16x8(kr + c * 8, kf);
-#pragma unroll
-        for (int g = 0; g < kMaxGroup; g++) {
-          if (g < ng) {
-            // q is the same for every lane: two 16-byte broadcast reads instead of eight 4-byte ones.
-            const float4 qa = *reinterpret_cast<const float4*>(&qs[g][c * 8]);
-            const float4 qb = *reinterpret_cast<const float4*>(&qs[g][c * 8 + 4]);
-            s[g] = fmaf(qa.x, kf[0], s[g]), s[g] = fmaf(qa.y, kf[1], s[g]);
-            s[g] = fmaf(qa.z, kf[2], s[g]), s[g] = fmaf(qa.w, kf[3], s[g]);
-            s[g] = fmaf(qb.x, kf[4], s[g]), s[g] = fmaf(qb.y, kf[5], s[g]);
-            s[g] = fmaf(qb.z, kf[6], s[g]), s[g] = fmaf(qb.w, kf[7], s[g]);
-          }
-        }
-      }
+    for (int i = 0; i < kTileTokens * kChunks / 32; i++) {
+      const int c = lane + 32 * i, token = c / kChunks, col = (c % kChunks) * 8;
+      const int slot = __shfl_sync(0xffffffffu, slot_lane, token);
+      const bool valid = t0 + token < end;
+      cp_async16_zfill(ks + token * kLd + col, kbase + int64_t(slot) * row + col, valid);
+      cp_async16_zfill(vs + token * kLd + col, vbase + int64_t(slot) * row + col, valid);
     }
-    // Online softmax per head; the tile's first lane is always valid, so the new max is finite.
-    float p[kMaxGroup];
+    asm volatile("cp.async.commit_group;\n" ::);
+  };
+
+  const int first = start + warp * kTileTokens, stride = kWarps * kTileTokens;
+  int slot_next = 0;
+  if (first < end) {
+    load_tile(0, first, slot_of(first));
+    slot_next = slot_of(first + stride);
+  }
+  __syncthreads();  // q is in shared memory
+
+  uint32_t qa[D / 16][4];
 #pragma unroll
-    for (int g = 0; g < kMaxGroup; g++) {
-      if (g < ng) {
-        const float sg = valid ? s[g] : -INFINITY;
-        const float mn = fmaxf(m[g], warp_max(sg));
-        const float corr = exp2f(m[g] - mn);
-        p[g] = valid ? exp2f(sg - mn) : 0.0f;
-        l[g] = l[g] * corr + warp_sum(p[g]);
+  for (int kk = 0; kk < D / 16; kk++) load_a(qa[kk], qs, kLd, 0, 16 * kk);
+
+  // Rows g and g + 8 of the fragments: running max (base 2), this lane's partial sum, and O [16 x D].
+  float m[2] = {-INFINITY, -INFINITY}, l[2] = {0.0f, 0.0f};
+  float o[D / 8][4];
 #pragma unroll
-        for (int e = 0; e < kPer; e++) acc[g][e] *= corr;
-        m[g] = mn;
-        ps[warp][g][lane] = p[g];
-      } else {
-        p[g] = 0.0f;
-      }
+  for (int n = 0; n < D / 8; n++) o[n][0] = o[n][1] = o[n][2] = o[n][3] = 0.0f;
+
+  int stage = 0;
+  for (int t0 = first; t0 < end; t0 += stride, stage ^= 1) {
+    if (t0 + stride < end) {
+      load_tile(stage ^ 1, t0 + stride, slot_next);
+      slot_next = slot_of(t0 + 2 * stride);
+      asm volatile("cp.async.wait_group 1;\n" ::);
+    } else {
+      asm volatile("cp.async.wait_group 0;\n" ::);
     }
     __syncwarp();
-    // Values, 8 tokens at a time: their V slices are loaded together before the multiply-adds, so 8 loads are
-    // in flight per lane (one at a time left the kernel bound by memory latency).
-    const int n = min(32, end - t0);
-    for (int j0 = 0; j0 < n; j0 += 8) {
-      float vf[8][kPer];
+    const bf16* ks = k_tile(stage);
+    const bf16* vs = v_tile(stage);
+
+    float sc[4][4];
 #pragma unroll
-      for (int jj = 0; jj < 8; jj++) {
-        const int slot_j = __shfl_sync(0xffffffffu, slot, (j0 + jj) & 31);
-        if (j0 + jj < n) {
-          const bf16* vr = vbase + int64_t(slot_j) * row;
+    for (int n = 0; n < 4; n++) {
+      sc[n][0] = sc[n][1] = sc[n][2] = sc[n][3] = 0.0f;
 #pragma unroll
-          for (int e = 0; e < kPer; e += 2) {
-            const float2 x = __bfloat1622float2(*reinterpret_cast<const __nv_bfloat162*>(vr + e));
-            vf[jj][e] = x.x, vf[jj][e + 1] = x.y;
-          }
-        } else {
-#pragma unroll
-          for (int e = 0; e < kPer; e++) vf[jj][e] = 0.0f;
-        }
-      }
-#pragma unroll
-      for (int g = 0; g < kMaxGroup; g++) {
-        if (g < ng) {
-          // The tile's probabilities of head g for these 8 tokens, broadcast from shared memory (0 past the end).
-          const float4 pa = *reinterpret_cast<const float4*>(&ps[warp][g][j0]);
-          const float4 pb = *reinterpret_cast<const float4*>(&ps[warp][g][j0 + 4]);
-          const float pj[8] = {pa.x, pa.y, pa.z, pa.w, pb.x, pb.y, pb.z, pb.w};
-#pragma unroll
-          for (int jj = 0; jj < 8; jj++) {
-#pragma unroll
-            for (int e = 0; e < kPer; e++) acc[g][e] = fmaf(pj[jj], vf[jj][e], acc[g][e]);
-          }
-        }
+      for (int kk = 0; kk < D / 16; kk++) {
+        uint32_t kb[2];
+        load_b_nk(kb, ks, kLd, 8 * n, 16 * kk);
+        mma_bf16(sc[n], qa[kk], kb);
       }
     }
-    __syncwarp();  // the next tile overwrites ps
+    // Scale to base 2 and mask tokens past the end; then the online softmax per row.
+    float tile_max[2] = {-INFINITY, -INFINITY};
+#pragma unroll
+    for (int n = 0; n < 4; n++)
+#pragma unroll
+      for (int e = 0; e < 4; e++) {
+        const bool valid = t0 + 8 * n + 2 * tq + (e & 1) < end;
+        sc[n][e] = valid ? sc[n][e] * score_scale : -INFINITY;
+        tile_max[e / 2] = fmaxf(tile_max[e / 2], sc[n][e]);
+      }
+    float corr[2];
+#pragma unroll
+    for (int r = 0; r < 2; r++) {
+      tile_max[r] = fmaxf(tile_max[r], __shfl_xor_sync(0xffffffffu, tile_max[r], 1));
+      tile_max[r] = fmaxf(tile_max[r], __shfl_xor_sync(0xffffffffu, tile_max[r], 2));
+      const float mn = fmaxf(m[r], tile_max[r]);  // finite: the tile's first token is always valid
+      corr[r] = exp2f(m[r] - mn);
+      m[r] = mn;
+      l[r] *= corr[r];
+    }
+#pragma unroll
+    for (int n = 0; n < D / 8; n++) o[n][0] *= corr[0], o[n][1] *= corr[0], o[n][2] *= corr[1], o[n][3] *= corr[1];
+#pragma unroll
+    for (int n = 0; n < 4; n++)
+#pragma unroll
+      for (int e = 0; e < 4; e++) {
+        sc[n][e] = exp2f(sc[n][e] - m[e / 2]);
+        l[e / 2] += sc[n][e];
+      }
+    // O += P V over the tile's two 16-token halves.
+#pragma unroll
+    for (int j = 0; j < 2; j++) {
+      const uint32_t pa[4] = {pack_bf16(sc[2 * j][0], sc[2 * j][1]), pack_bf16(sc[2 * j][2], sc[2 * j][3]),
+                              pack_bf16(sc[2 * j + 1][0], sc[2 * j + 1][1]),
+                              pack_bf16(sc[2 * j + 1][2], sc[2 * j + 1][3])};
+#pragma unroll
+      for (int n = 0; n < D / 8; n++) {
+        uint32_t vb[2];
+        load_b_kn(vb, vs, kLd, 16 * j, 8 * n);
+        mma_bf16(o[n], pa, vb);
+      }
+    }
+    __syncwarp();  // every lane is done with this stage before the next iteration refills it
+  }
+  // Row sums over the 4 lanes of a row.
+#pragma unroll
+  for (int r = 0; r < 2; r++) {
+    l[r] += __shfl_xor_sync(0xffffffffu, l[r], 1);
+    l[r] += __shfl_xor_sync(0xffffffffu, l[r], 2);
   }
 
-  // Merge the warps.
+  // Merge the warps: each writes its (m, l, O) rows to shared memory over the K/V area.
+  __syncthreads();
+  float* red = reinterpret_cast<float*>(kv_area);  // [warp][16][D + 2]: D accumulators, m, l
+  constexpr int kRed = D + 2;
+  float* mine = red + size_t(warp) * kMaxGroup * kRed;
 #pragma unroll
-  for (int g = 0; g < kMaxGroup; g++) {
-    if (g < ng) {
-      if (lane == 0) red_m[warp][g] = m[g], red_l[warp][g] = l[g];
-#pragma unroll
-      for (int e = 0; e < kPer; e++) red_acc[warp][g][lane * kPer + e] = acc[g][e];
-    }
+  for (int n = 0; n < D / 8; n++) {
+    const int c = 8 * n + 2 * tq;
+    mine[g * kRed + c] = o[n][0], mine[g * kRed + c + 1] = o[n][1];
+    mine[(g + 8) * kRed + c] = o[n][2], mine[(g + 8) * kRed + c + 1] = o[n][3];
+  }
+  if (tq == 0) {
+    mine[g * kRed + D] = m[0], mine[g * kRed + D + 1] = l[0];
+    mine[(g + 8) * kRed + D] = m[1], mine[(g + 8) * kRed + D + 1] = l[1];
   }
   __syncthreads();
   constexpr float kLn2 = 0.69314718055994531f;
   for (int i = threadIdx.x; i < ng * D; i += blockDim.x) {
-    const int g = i / D, d = i % D;
+    const int r = i / D, d = i % D;
     float M = -INFINITY;
 #pragma unroll
-    for (int w = 0; w < kWarps; w++) M = fmaxf(M, red_m[w][g]);
+    for (int w = 0; w < kWarps; w++) M = fmaxf(M, red[(w * kMaxGroup + r) * kRed + D]);
     float L = 0.0f, A = 0.0f;
 #pragma unroll
     for (int w = 0; w < kWarps; w++) {
-      const float f = exp2f(red_m[w][g] - M);  // a warp without tokens has m = -inf: factor 0
-      L += red_l[w][g] * f;
-      A += red_acc[w][g][d] * f;
+      const float* wr = red + (w * kMaxGroup + r) * kRed;
+      const float f = exp2f(wr[D] - M);  // a warp without tokens has m = -inf: factor 0
+      L += wr[D + 1] * f;
+      A += wr[d] * f;
     }
-    const int h = h0 + g;
+    const int h = h0 + r;
     if (splits == 1) {
       out[(int64_t(b) * Hq + h) * D + d] = to_bf16(A / L);
       if (lse && d == 0) lse[int64_t(b) * Hq + h] = (M + log2f(L)) * kLn2;
     } else {
       Workspace ws(workspace, B, Hq, D, splits);
-      const int64_t r = (int64_t(b) * Hq + h) * splits + split;
-      ws.acc[r * D + d] = A;
-      if (d == 0) ws.m[r] = M, ws.l[r] = L;
+      const int64_t rr = (int64_t(b) * Hq + h) * splits + split;
+      ws.acc[rr * D + d] = A;
+      if (d == 0) ws.m[rr] = M, ws.l[rr] = L;
     }
   }
 }
@@ -233,15 +278,39 @@ __global__ void merge_splits_kernel(bf16* out, float* lse, const float* workspac
   if (lse && d == 0) lse[bh] = (M + log2f(L)) * 0.69314718055994531f;
 }
 
+template <int D>
+void launch_decode(Context& ctx, dim3 grid, bf16* out, float* lse, float* workspace, const bf16* q,
+                   const bf16* k_pool, const bf16* v_pool, const int32_t* indptr, const int32_t* indices,
+                   const int32_t* lens, int B, int Hq, int Hkv, int group, int chunks, int page_size,
+                   DecodeAttentionPlan plan, float score_scale) {
+  // Over 48 KB of dynamic shared memory must be opted into, once per kernel (one GPU per process); the largest
+  // shared-memory carveout lets 3 blocks of 75 KB share an SM at head dim 64.
+  static const bool configured = [] {
+    R1_CUDA_CHECK("paged_decode_attention", cudaFuncSetAttribute(paged_decode_kernel<D>,
+                                                                 cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                                                 int(Smem<D>::kBytes)));
+    R1_CUDA_CHECK("paged_decode_attention", cudaFuncSetAttribute(paged_decode_kernel<D>,
+                                                                 cudaFuncAttributePreferredSharedMemoryCarveout,
+                                                                 int(cudaSharedmemCarveoutMaxShared)));
+    return true;
+  }();
+  (void)configured;
+  paged_decode_kernel<D><<<grid, kWarps * 32, Smem<D>::kBytes, ctx.stream()>>>(
+      out, lse, workspace, q, k_pool, v_pool, indptr, indices, lens, B, Hq, Hkv, group, chunks, page_size,
+      plan.splits, plan.split_len, score_scale);
+}
+
 }  // namespace
 
 DecodeAttentionPlan plan_decode_attention(int B, int Hkv, int max_len, int num_sms) {
   DecodeAttentionPlan plan;
   max_len = std::max(max_len, 1);
-  // About 8 blocks of 128 threads per SM (the kernel hides memory latency with parallel blocks); never chunks
-  // shorter than 64 tokens.
+  // Split only until there is about one wave of blocks (3 fit on an SM at head dim 64: shared memory), and never
+  // below 128 tokens, one tile per warp: every split pays the block's fixed latency (sequence length, page
+  // table, q, the first tile's loads) and merge traffic, and only a warp with several tiles overlaps the next
+  // tile's loads with this one's math.
   const int base = std::max(1, B * Hkv);
-  int splits = std::max(1, std::min(ceil_div(8 * num_sms, base), ceil_div(max_len, 64)));
+  const int splits = std::max(1, std::min(ceil_div(3 * num_sms, base), ceil_div(max_len, kWarps * kTileTokens)));
   plan.split_len = ceil_div(ceil_div(max_len, splits), 32) * 32;
   plan.splits = ceil_div(max_len, plan.split_len);
   return plan;
@@ -260,18 +329,15 @@ void paged_decode_attention(Context& ctx, bf16* out, float* lse, const bf16* q, 
   R1_CHECK(plan.splits == 1 || workspace, "paged_decode_attention: split-KV needs a workspace");
   const int group = Hq / Hkv, chunks = ceil_div(group, kMaxGroup);
   const dim3 grid(B, Hkv * chunks, plan.splits);
-  const float q_scale = 1.4426950408889634f / std::sqrt(float(D));
+  const float score_scale = 1.4426950408889634f / std::sqrt(float(D));
   switch (D) {
     case 64:
-      paged_decode_kernel<64><<<grid, kWarps * 32, 0, ctx.stream()>>>(out, lse, workspace, q, k_pool, v_pool, indptr,
-                                                                      indices, lens, B, Hq, Hkv, group, chunks,
-                                                                      page_size, plan.splits, plan.split_len, q_scale);
+      launch_decode<64>(ctx, grid, out, lse, workspace, q, k_pool, v_pool, indptr, indices, lens, B, Hq, Hkv, group,
+                        chunks, page_size, plan, score_scale);
       break;
     case 128:
-      paged_decode_kernel<128><<<grid, kWarps * 32, 0, ctx.stream()>>>(out, lse, workspace, q, k_pool, v_pool,
-                                                                       indptr, indices, lens, B, Hq, Hkv, group,
-                                                                       chunks, page_size, plan.splits,
-                                                                       plan.split_len, q_scale);
+      launch_decode<128>(ctx, grid, out, lse, workspace, q, k_pool, v_pool, indptr, indices, lens, B, Hq, Hkv, group,
+                         chunks, page_size, plan, score_scale);
       break;
     default:
       throw Error("paged_decode_attention: head_dim " + std::to_string(D) + " is not supported (64, 128)");

@@ -2,13 +2,16 @@
 // matrices): cuBLASLt's first heuristic answer is tuned for large T and, at T <= 256, often leaves most SMs idle
 // on the narrow outputs (o_proj, down_proj: 896 columns), running far below memory bandwidth. The first time a
 // shape is seen, every algorithm the heuristic offers (up to 32, split-K variants included) is timed on the real
-// buffers and the fastest is stored in the Context's GemmCache under the key gemm() looks up — so the ordinary
-// linear_forward / lm_head_logits calls, and CUDA graphs captured from them, use it.
+// buffers from a cold L2 and the fastest is stored in the Context's GemmCache under the key gemm() looks up — so the ordinary
+// linear_forward / lm_head_logits calls, and CUDA graphs captured from them, use it. decode_linears goes one step
+// further: it also times our own split-K kernel (decode_matmul.cu) on the products sharing an input and keeps
+// whichever is faster, so a shape where cuBLASLt wins never gets slower.
 #include <cuda_runtime.h>
 
 #include <cstdint>
 
 #include <algorithm>
+#include <array>
 #include <string>
 #include <vector>
 
@@ -16,6 +19,7 @@
 #include "backend/cuda/decode_ops.h"
 #include "backend/cuda/gemm.h"
 #include "backend/cuda/ops.h"
+#include "core/error.h"
 
 namespace r1::cuda {
 
@@ -34,6 +38,59 @@ struct Handles {
   }
 };
 
+bool capturing(Context& ctx, const char* op) {
+  cudaStreamCaptureStatus status = cudaStreamCaptureStatusNone;
+  R1_CUDA_CHECK(op, cudaStreamIsCapturing(ctx.stream(), &status));
+  return status != cudaStreamCaptureStatusNone;
+}
+
+// Times candidates the way a decode step runs them: every layer's weights stream from memory once per step, so
+// each timed run starts from a cold L2 (a memset of twice its size first). Timed back to back instead, the
+// weights stay in L2 and the candidate with the least fixed cost wins even when it streams memory worse.
+class ColdTimer {
+ public:
+  ColdTimer(Context& ctx, const char* op) : ctx_(ctx), op_(op) {
+    int device = 0, l2 = 0;
+    R1_CUDA_CHECK(op, cudaGetDevice(&device));
+    R1_CUDA_CHECK(op, cudaDeviceGetAttribute(&l2, cudaDevAttrL2CacheSize, device));
+    flush_bytes_ = size_t(std::max(l2, 1 << 20)) * 2;
+    R1_CUDA_CHECK(op, cudaMalloc(&flush_, flush_bytes_));
+    R1_CUDA_CHECK(op, cudaEventCreate(&t0_));
+    R1_CUDA_CHECK(op, cudaEventCreate(&t1_));
+  }
+  ~ColdTimer() {
+    cudaFree(flush_);
+    cudaEventDestroy(t0_);
+    cudaEventDestroy(t1_);
+  }
+  ColdTimer(const ColdTimer&) = delete;
+  ColdTimer& operator=(const ColdTimer&) = delete;
+
+  // Total milliseconds of `reps` cold runs (after the caller's own first run, which may tune or fail).
+  template <typename Run>
+  float time(Run&& run, int reps = 5) {
+    float total = 0;
+    for (int r = 0; r < reps; r++) {
+      R1_CUDA_CHECK(op_, cudaMemsetAsync(flush_, r, flush_bytes_, ctx_.stream()));
+      R1_CUDA_CHECK(op_, cudaEventRecord(t0_, ctx_.stream()));
+      run();
+      R1_CUDA_CHECK(op_, cudaEventRecord(t1_, ctx_.stream()));
+      R1_CUDA_CHECK(op_, cudaEventSynchronize(t1_));
+      float ms = 0;
+      R1_CUDA_CHECK(op_, cudaEventElapsedTime(&ms, t0_, t1_));
+      total += ms;
+    }
+    return total;
+  }
+
+ private:
+  Context& ctx_;
+  const char* op_;
+  void* flush_ = nullptr;
+  size_t flush_bytes_ = 0;
+  cudaEvent_t t0_ = nullptr, t1_ = nullptr;
+};
+
 // C[m, n] = op(A) op(B) (+ bias) as gemm() issues it (beta 0); tunes and caches when the key is new.
 void tune(Context& ctx, const char* op, bool trans_a, int m, int n, int k, const bf16* A, int lda, const bf16* B,
           int ldb, void* C, cudaDataType c_type, int ldc, const bf16* bias, float alpha) {
@@ -41,9 +98,7 @@ void tune(Context& ctx, const char* op, bool trans_a, int m, int n, int k, const
                     pointer_alignment(A), pointer_alignment(B), pointer_alignment(C)};
   auto& algos = ctx.gemm_cache().algos;
   if (algos.count(key)) return;
-  cudaStreamCaptureStatus capturing = cudaStreamCaptureStatusNone;
-  R1_CUDA_CHECK(op, cudaStreamIsCapturing(ctx.stream(), &capturing));
-  if (capturing != cudaStreamCaptureStatusNone) return;  // cannot time inside a capture: gemm() decides
+  if (capturing(ctx, op)) return;  // cannot time inside a capture: gemm() decides
 
   Handles h;
   R1_CUBLAS_CHECK(op, cublasLtMatmulDescCreate(&h.desc, CUBLAS_COMPUTE_32F, CUDA_R_32F));
@@ -79,10 +134,8 @@ void tune(Context& ctx, const char* op, bool trans_a, int m, int n, int k, const
   R1_CUBLAS_CHECK(op, cublasLtMatmulAlgoGetHeuristic(ctx.blas(), h.desc, h.la, h.lb, h.lc, h.lc, h.pref,
                                                      int(results.size()), results.data(), &found));
   if (found == 0) return;  // gemm() reports it
-  cudaEvent_t t0, t1;
-  R1_CUDA_CHECK(op, cudaEventCreate(&t0));
-  R1_CUDA_CHECK(op, cudaEventCreate(&t1));
   const float beta = 0.0f;
+  ColdTimer timer(ctx, op);
   float best_ms = 1e30f;
   int best = -1;
   for (int i = 0; i < found; i++) {
@@ -92,17 +145,9 @@ void tune(Context& ctx, const char* op, bool trans_a, int m, int n, int k, const
                             &results[size_t(i)].algo, ctx.workspace(), ws, ctx.stream());
     };
     if (run() != CUBLAS_STATUS_SUCCESS) continue;  // an algorithm this shape cannot run: skip it
-    constexpr int kReps = 5;
-    cudaEventRecord(t0, ctx.stream());
-    for (int r = 0; r < kReps; r++) run();
-    cudaEventRecord(t1, ctx.stream());
-    R1_CUDA_CHECK(op, cudaEventSynchronize(t1));
-    float ms = 0;
-    cudaEventElapsedTime(&ms, t0, t1);
+    const float ms = timer.time(run);
     if (ms < best_ms) best_ms = ms, best = i;
   }
-  cudaEventDestroy(t0);
-  cudaEventDestroy(t1);
   cudaGetLastError();  // clear a launch error left by a skipped algorithm
   if (best >= 0) algos.emplace(key, results[size_t(best)].algo);
 }
@@ -120,6 +165,49 @@ void decode_lm_head(Context& ctx, float* logits, const bf16* x, const bf16* W, i
   if (n <= 0) return;
   tune(ctx, "decode_lm_head", true, V, n, C, W, C, x, C, logits, CUDA_R_32F, V, nullptr, 1.0f);
   lm_head_logits(ctx, logits, x, W, n, C, V);
+}
+
+int decode_linears(Context& ctx, const bf16* x, int T, int I, std::initializer_list<DecodeProduct> products) {
+  if (T <= 0 || products.size() == 0) return 0;
+  if (products.size() > size_t(kMaxDecodeProducts))
+    throw Error("cuda: decode_linears: at most " + std::to_string(kMaxDecodeProducts) + " products share x");
+  const DecodeProduct* list = products.begin();
+  const int count = int(products.size());
+  auto cublas = [&] {
+    for (const DecodeProduct& p : products) decode_linear(ctx, p.y, x, p.W, p.bias, T, I, p.O);
+  };
+  if (!decode_matmul_supported(x, I, list, count)) {
+    cublas();
+    return 0;
+  }
+  std::array<int, 6> key{T, I, 0, 0, 0, 0};
+  for (int i = 0; i < count; i++) key[size_t(2 + i)] = list[i].O, key[5] |= list[i].bias ? 1 << i : 0;
+  auto& choices = ctx.gemm_cache().decode_splits;
+  auto found = choices.find(key);
+  if (found == choices.end()) {
+    if (capturing(ctx, "decode_linears")) {
+      cublas();
+      return 0;
+    }
+    // Candidates: cuBLASLt (each product tuned by decode_linear) and our kernel at 1, 2, 3, 4, 6, 8 splits.
+    cublas();
+    ColdTimer timer(ctx, "decode_linears");
+    float best_ms = timer.time(cublas);
+    int best = 0;
+    for (int splits : {1, 2, 3, 4, 6, 8}) {
+      if (splits > I / 64) break;
+      auto ours = [&] { decode_matmul(ctx, x, T, I, list, count, splits); };
+      ours();
+      const float ms = timer.time(ours);
+      if (ms < best_ms) best_ms = ms, best = splits;
+    }
+    found = choices.emplace(key, best).first;
+  }
+  if (found->second == 0)
+    cublas();
+  else
+    decode_matmul(ctx, x, T, I, list, count, found->second);
+  return found->second;
 }
 
 }  // namespace r1::cuda

@@ -11,6 +11,7 @@
 #include <cuda_bf16.h>
 
 #include <cstdint>
+#include <initializer_list>
 
 #include "backend/cuda/context.h"
 
@@ -39,12 +40,32 @@ void decode_rope_kv_write(Context& ctx, bf16* q, const bf16* k, const bf16* v, b
 void add_rmsnorm(Context& ctx, bf16* x, const bf16* delta, bf16* out, float* rstd, const bf16* weight, int T, int C,
                  float eps);
 
+// ---- our decode products (decode_matmul.cu) ----
+// y_p[T, O_p] = x[T, I] W_p^T (+ b_p) for 1..3 products sharing x (q/k/v; gate/up), bf16 in and out, float32
+// accumulation: 64 x 64 output tiles, the reduction over I cut into `splits` (1..8) parts whose partial tiles a
+// thread-block cluster adds in a fixed order (deterministic). Needs I and every O_p multiples of 64 and 16-byte
+// aligned x, W_p, y_p (decode_matmul_supported); any T.
+constexpr int kMaxDecodeProducts = 3, kMaxDecodeSplits = 8;
+struct DecodeProduct {
+  const bf16* W;
+  const bf16* bias;  // may be null
+  bf16* y;
+  int O;
+};
+bool decode_matmul_supported(const bf16* x, int I, const DecodeProduct* products, int count);
+void decode_matmul(Context& ctx, const bf16* x, int T, int I, const DecodeProduct* products, int count, int splits);
+
 // ---- measured GEMM choice (decode_gemm.cpp) ----
 // linear_forward / lm_head_logits, except that the first call for a shape (and pointer alignments) times every
 // algorithm cuBLASLt's heuristic offers and stores the fastest in ctx's GemmCache, where gemm() finds it. Call
 // once outside a graph capture per shape (a capture then records the chosen algorithm).
 void decode_linear(Context& ctx, bf16* y, const bf16* x, const bf16* W, const bf16* bias, int T, int I, int O);
 void decode_lm_head(Context& ctx, float* logits, const bf16* x, const bf16* W, int n, int C, int V);
+// The products sharing x through whichever is faster for this shape, measured on the first call outside a graph
+// capture: decode_matmul with the best number of splits, or decode_linear per product (cuBLASLt). The choice is
+// cached in ctx's GemmCache; a capture before any measurement uses cuBLASLt. Returns the choice (0 = cuBLASLt,
+// else the splits), which the benchmarks print.
+int decode_linears(Context& ctx, const bf16* x, int T, int I, std::initializer_list<DecodeProduct> products);
 
 // ---- paged decode attention (decode_attention.cu) ----
 // One query token per sequence: q, out [B, Hq, D]; sequence b attends to its first lens[b] cached tokens

@@ -7,6 +7,7 @@
 #include <cublasLt.h>
 #include <cuda_bf16.h>
 
+#include <array>
 #include <cstdint>
 #include <map>
 #include <tuple>
@@ -29,6 +30,9 @@ struct GemmKey {
 
 struct GemmCache {
   std::map<GemmKey, cublasLtMatmulAlgo_t> algos;
+  // decode_linears' measured choice per (T, I, O of up to three products, bias mask): 0 = cuBLASLt, else the
+  // number of splits of decode_matmul.
+  std::map<std::array<int, 6>, int> decode_splits;
 };
 
 // The largest power of two (up to 256) dividing the address: cuBLASLt picks kernels assuming this alignment, so it

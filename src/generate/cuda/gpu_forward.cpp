@@ -267,19 +267,18 @@ void GpuForward::decode_kernels(int Bp) {
   cuda::rmsnorm_forward(ctx_, dn_.get(), drstd_.get(), dx_.get(), layers_[0].input_norm, Bp, C, eps);
   for (int l = 0; l < c_.num_hidden_layers; l++) {
     const Layer& w = layers_[size_t(l)];
-    cuda::decode_linear(ctx_, dq_.get(), dn_.get(), w.q_w, w.q_b, Bp, C, Hq * D);
-    cuda::decode_linear(ctx_, dk_.get(), dn_.get(), w.k_w, w.k_b, Bp, C, Hkv * D);
-    cuda::decode_linear(ctx_, dv_.get(), dn_.get(), w.v_w, w.v_b, Bp, C, Hkv * D);
+    cuda::decode_linears(ctx_, dn_.get(), Bp, C,
+                         {{w.q_w, w.q_b, dq_.get(), Hq * D}, {w.k_w, w.k_b, dk_.get(), Hkv * D},
+                          {w.v_w, w.v_b, dv_.get(), Hkv * D}});
     cuda::decode_rope_kv_write(ctx_, dq_.get(), dk_.get(), dv_.get(), k_pool(l), v_pool(l), pos, slot, rope_cos_.get(),
                                rope_sin_.get(), Bp, Hq, Hkv, D);
     cuda::paged_decode_attention(ctx_, datt_.get(), nullptr, dq_.get(), k_pool(l), v_pool(l), indptr, indices, lens,
                                  Bp, Hq, Hkv, D, page_size_, plan, dwork_.get());
-    cuda::decode_linear(ctx_, dtmp_.get(), datt_.get(), w.o_w, w.o_b, Bp, QD, C);
+    cuda::decode_linears(ctx_, datt_.get(), Bp, QD, {{w.o_w, w.o_b, dtmp_.get(), C}});
     cuda::add_rmsnorm(ctx_, dx_.get(), dtmp_.get(), dn_.get(), drstd_.get(), w.post_norm, Bp, C, eps);
-    cuda::decode_linear(ctx_, dgate_.get(), dn_.get(), w.gate_w, w.gate_b, Bp, C, F);
-    cuda::decode_linear(ctx_, dup_.get(), dn_.get(), w.up_w, w.up_b, Bp, C, F);
+    cuda::decode_linears(ctx_, dn_.get(), Bp, C, {{w.gate_w, w.gate_b, dgate_.get(), F}, {w.up_w, w.up_b, dup_.get(), F}});
     cuda::swiglu_forward(ctx_, dgate_.get(), dgate_.get(), dup_.get(), int64_t(Bp) * F);
-    cuda::decode_linear(ctx_, dtmp_.get(), dgate_.get(), w.down_w, w.down_b, Bp, F, C);
+    cuda::decode_linears(ctx_, dgate_.get(), Bp, F, {{w.down_w, w.down_b, dtmp_.get(), C}});
     const bf16* next_norm = l + 1 < c_.num_hidden_layers ? layers_[size_t(l) + 1].input_norm : final_norm_;
     cuda::add_rmsnorm(ctx_, dx_.get(), dtmp_.get(), dn_.get(), drstd_.get(), next_norm, Bp, C, eps);
   }
