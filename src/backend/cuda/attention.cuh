@@ -7,6 +7,7 @@
 
 #include <cstdint>
 
+#include "backend/cuda/async_copy.cuh"
 #include "backend/cuda/common.cuh"
 #include "backend/cuda/mma.cuh"
 
@@ -47,18 +48,8 @@ __device__ __forceinline__ void load_tile_async(__nv_bfloat16* s, const __nv_bfl
   for (int e = threadIdx.x; e < kTile * kVec; e += blockDim.x) {
     const int r = e / kVec, c = (e % kVec) * 8;
     const bool ok = r0 + r < len;
-    const __nv_bfloat16* from = ok ? src + ((int64_t(s0) + r0 + r) * heads + head) * D + c : src;
-    const auto to = static_cast<uint32_t>(__cvta_generic_to_shared(s + r * ld<D>() + c));
-    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(to), "l"(from), "r"(ok ? 16 : 0));
+    cp_async16(s + r * ld<D>() + c, ok ? src + ((int64_t(s0) + r0 + r) * heads + head) * D + c : src, ok);
   }
-}
-
-__device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commit_group;\n" ::); }
-
-// Waits until at most n of this thread's committed copy groups are still in flight.
-template <int n>
-__device__ __forceinline__ void cp_async_wait() {
-  asm volatile("cp.async.wait_group %0;\n" ::"n"(n));
 }
 
 }  // namespace r1::cuda::attention

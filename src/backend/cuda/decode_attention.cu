@@ -17,6 +17,7 @@
 #include <cmath>
 #include <string>
 
+#include "backend/cuda/async_copy.cuh"
 #include "backend/cuda/common.cuh"
 #include "backend/cuda/decode_ops.h"
 #include "backend/cuda/mma.cuh"
@@ -53,11 +54,6 @@ struct Smem {
   static constexpr size_t kMerge = size_t(kWarps) * kMaxGroup * (D + 2) * 4;
   static constexpr size_t kBytes = kQ + (kKv > kMerge ? kKv : kMerge);
 };
-
-__device__ __forceinline__ void cp_async16_zfill(void* smem, const void* gmem, bool valid) {
-  const auto s = static_cast<uint32_t>(__cvta_generic_to_shared(smem));
-  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(s), "l"(gmem), "r"(valid ? 16 : 0));
-}
 
 template <int D>
 __global__ void __launch_bounds__(kWarps * 32)
@@ -117,10 +113,10 @@ __global__ void __launch_bounds__(kWarps * 32)
       const int c = lane + 32 * i, token = c / kChunks, col = (c % kChunks) * 8;
       const int slot = __shfl_sync(0xffffffffu, slot_lane, token);
       const bool valid = t0 + token < end;
-      cp_async16_zfill(ks + token * kLd + col, kbase + int64_t(slot) * row + col, valid);
-      cp_async16_zfill(vs + token * kLd + col, vbase + int64_t(slot) * row + col, valid);
+      cp_async16(ks + token * kLd + col, kbase + int64_t(slot) * row + col, valid);
+      cp_async16(vs + token * kLd + col, vbase + int64_t(slot) * row + col, valid);
     }
-    asm volatile("cp.async.commit_group;\n" ::);
+    cp_async_commit();
   };
 
   const int first = start + warp * kTileTokens, stride = kWarps * kTileTokens;
@@ -146,9 +142,9 @@ __global__ void __launch_bounds__(kWarps * 32)
     if (t0 + stride < end) {
       load_tile(stage ^ 1, t0 + stride, slot_next);
       slot_next = slot_of(t0 + 2 * stride);
-      asm volatile("cp.async.wait_group 1;\n" ::);
+      cp_async_wait<1>();
     } else {
-      asm volatile("cp.async.wait_group 0;\n" ::);
+      cp_async_wait<0>();
     }
     __syncwarp();
     const bf16* ks = k_tile(stage);

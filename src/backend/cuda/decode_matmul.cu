@@ -16,6 +16,7 @@
 #include <cstdint>
 #include <string>
 
+#include "backend/cuda/async_copy.cuh"
 #include "backend/cuda/check.h"
 #include "backend/cuda/common.cuh"
 #include "backend/cuda/decode_ops.h"
@@ -45,16 +46,6 @@ struct Products {
   int tiles_end[kMaxDecodeProducts];  // cumulative count of 64-column tiles: block x belongs to the first p with x < end
   int count;
 };
-
-__device__ __forceinline__ void cp_async16(void* smem, const void* gmem) {
-  const auto s = static_cast<uint32_t>(__cvta_generic_to_shared(smem));
-  asm volatile("cp.async.cg.shared.global [%0], [%1], 16;\n" ::"r"(s), "l"(gmem));
-}
-__device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commit_group;\n" ::); }
-template <int N>
-__device__ __forceinline__ void cp_async_wait() {
-  asm volatile("cp.async.wait_group %0;\n" ::"n"(N));
-}
 
 // Grid (tiles over all products, ceil(T / 64), S); cluster (1, 1, S).
 __global__ void __launch_bounds__(kThreads) decode_matmul_kernel(const bf16* __restrict__ x, int T, int I,
