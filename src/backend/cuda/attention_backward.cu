@@ -48,10 +48,8 @@ __device__ __forceinline__ void accumulate_tile_times(float (&acc)[D / 8][4], co
                                                       const bf16* bs) {
 #pragma unroll
   for (int kk = 0; kk < 4; kk++) {
-    const uint32_t a[4] = {pack_bf16(a_tile[2 * kk][0], a_tile[2 * kk][1]),
-                           pack_bf16(a_tile[2 * kk][2], a_tile[2 * kk][3]),
-                           pack_bf16(a_tile[2 * kk + 1][0], a_tile[2 * kk + 1][1]),
-                           pack_bf16(a_tile[2 * kk + 1][2], a_tile[2 * kk + 1][3])};
+    uint32_t a[4];
+    pack_a(a, a_tile[2 * kk], a_tile[2 * kk + 1]);
 #pragma unroll
     for (int dn = 0; dn < D / 8; dn++) {
       uint32_t bf[2];

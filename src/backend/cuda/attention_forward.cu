@@ -117,9 +117,8 @@ attention_forward_kernel(bf16* out, float* lse, const bf16* q, const bf16* k, co
       }
 #pragma unroll
       for (int kk = 0; kk < 4; kk++) {  // keys 16 kk .. 16 kk + 15 of the tile
-        const uint32_t a[4] = {pack_bf16(s[2 * kk][0], s[2 * kk][1]), pack_bf16(s[2 * kk][2], s[2 * kk][3]),
-                               pack_bf16(s[2 * kk + 1][0], s[2 * kk + 1][1]),
-                               pack_bf16(s[2 * kk + 1][2], s[2 * kk + 1][3])};
+        uint32_t a[4];
+        pack_a(a, s[2 * kk], s[2 * kk + 1]);
 #pragma unroll
         for (int dn = 0; dn < D / 8; dn++) {
           uint32_t bf[2];

@@ -193,9 +193,8 @@ __global__ void __launch_bounds__(kWarps * 32)
     // O += P V over the tile's two 16-token halves.
 #pragma unroll
     for (int j = 0; j < 2; j++) {
-      const uint32_t pa[4] = {pack_bf16(sc[2 * j][0], sc[2 * j][1]), pack_bf16(sc[2 * j][2], sc[2 * j][3]),
-                              pack_bf16(sc[2 * j + 1][0], sc[2 * j + 1][1]),
-                              pack_bf16(sc[2 * j + 1][2], sc[2 * j + 1][3])};
+      uint32_t pa[4];
+      pack_a(pa, sc[2 * j], sc[2 * j + 1]);
 #pragma unroll
       for (int n = 0; n < D / 8; n++) {
         uint32_t vb[2];

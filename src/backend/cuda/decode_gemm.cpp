@@ -25,19 +25,6 @@ namespace r1::cuda {
 
 namespace {
 
-struct Handles {
-  cublasLtMatmulDesc_t desc = nullptr;
-  cublasLtMatrixLayout_t la = nullptr, lb = nullptr, lc = nullptr;
-  cublasLtMatmulPreference_t pref = nullptr;
-  ~Handles() {
-    if (desc) cublasLtMatmulDescDestroy(desc);
-    if (la) cublasLtMatrixLayoutDestroy(la);
-    if (lb) cublasLtMatrixLayoutDestroy(lb);
-    if (lc) cublasLtMatrixLayoutDestroy(lc);
-    if (pref) cublasLtMatmulPreferenceDestroy(pref);
-  }
-};
-
 bool capturing(Context& ctx, const char* op) {
   cudaStreamCaptureStatus status = cudaStreamCaptureStatusNone;
   R1_CUDA_CHECK(op, cudaStreamIsCapturing(ctx.stream(), &status));
@@ -100,39 +87,12 @@ void tune(Context& ctx, const char* op, bool trans_a, int m, int n, int k, const
   if (algos.count(key)) return;
   if (capturing(ctx, op)) return;  // cannot time inside a capture: gemm() decides
 
-  Handles h;
-  R1_CUBLAS_CHECK(op, cublasLtMatmulDescCreate(&h.desc, CUBLAS_COMPUTE_32F, CUDA_R_32F));
-  const cublasOperation_t ta = trans_a ? CUBLAS_OP_T : CUBLAS_OP_N, tb = CUBLAS_OP_N;
-  R1_CUBLAS_CHECK(op, cublasLtMatmulDescSetAttribute(h.desc, CUBLASLT_MATMUL_DESC_TRANSA, &ta, sizeof(ta)));
-  R1_CUBLAS_CHECK(op, cublasLtMatmulDescSetAttribute(h.desc, CUBLASLT_MATMUL_DESC_TRANSB, &tb, sizeof(tb)));
-  if (bias) {
-    const cublasLtEpilogue_t epi = CUBLASLT_EPILOGUE_BIAS;
-    const cudaDataType bias_type = CUDA_R_16BF;
-    R1_CUBLAS_CHECK(op, cublasLtMatmulDescSetAttribute(h.desc, CUBLASLT_MATMUL_DESC_EPILOGUE, &epi, sizeof(epi)));
-    R1_CUBLAS_CHECK(op, cublasLtMatmulDescSetAttribute(h.desc, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bias, sizeof(bias)));
-    R1_CUBLAS_CHECK(op, cublasLtMatmulDescSetAttribute(h.desc, CUBLASLT_MATMUL_DESC_BIAS_DATA_TYPE, &bias_type,
-                                                       sizeof(bias_type)));
-  }
-  R1_CUBLAS_CHECK(op, cublasLtMatrixLayoutCreate(&h.la, CUDA_R_16BF, trans_a ? k : m, trans_a ? m : k, lda));
-  R1_CUBLAS_CHECK(op, cublasLtMatrixLayoutCreate(&h.lb, CUDA_R_16BF, k, n, ldb));
-  R1_CUBLAS_CHECK(op, cublasLtMatrixLayoutCreate(&h.lc, c_type, m, n, ldc));
-  R1_CUBLAS_CHECK(op, cublasLtMatmulPreferenceCreate(&h.pref));
+  GemmDescriptors h(op, key, bias);
   const size_t ws = ctx.workspace_bytes();
-  R1_CUBLAS_CHECK(op, cublasLtMatmulPreferenceSetAttribute(h.pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &ws,
-                                                           sizeof(ws)));
-  const uint32_t aa = key.align_a, ab = key.align_b, ac = key.align_c;
-  R1_CUBLAS_CHECK(op, cublasLtMatmulPreferenceSetAttribute(h.pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES, &aa,
-                                                           sizeof(aa)));
-  R1_CUBLAS_CHECK(op, cublasLtMatmulPreferenceSetAttribute(h.pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES, &ab,
-                                                           sizeof(ab)));
-  R1_CUBLAS_CHECK(op, cublasLtMatmulPreferenceSetAttribute(h.pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, &ac,
-                                                           sizeof(ac)));
-  R1_CUBLAS_CHECK(op, cublasLtMatmulPreferenceSetAttribute(h.pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES, &ac,
-                                                           sizeof(ac)));
   std::vector<cublasLtMatmulHeuristicResult_t> results(32);
   int found = 0;
-  R1_CUBLAS_CHECK(op, cublasLtMatmulAlgoGetHeuristic(ctx.blas(), h.desc, h.la, h.lb, h.lc, h.lc, h.pref,
-                                                     int(results.size()), results.data(), &found));
+  R1_CUBLAS_CHECK(op, cublasLtMatmulAlgoGetHeuristic(ctx.blas(), h.desc(), h.a(), h.b(), h.c(), h.c(),
+                                                     h.preference(ctx), int(results.size()), results.data(), &found));
   if (found == 0) return;  // gemm() reports it
   const float beta = 0.0f;
   ColdTimer timer(ctx, op);
@@ -141,7 +101,7 @@ void tune(Context& ctx, const char* op, bool trans_a, int m, int n, int k, const
   for (int i = 0; i < found; i++) {
     if (results[size_t(i)].state != CUBLAS_STATUS_SUCCESS || results[size_t(i)].workspaceSize > ws) continue;
     auto run = [&] {
-      return cublasLtMatmul(ctx.blas(), h.desc, &alpha, A, h.la, B, h.lb, &beta, C, h.lc, C, h.lc,
+      return cublasLtMatmul(ctx.blas(), h.desc(), &alpha, A, h.a(), B, h.b(), &beta, C, h.c(), C, h.c(),
                             &results[size_t(i)].algo, ctx.workspace(), ws, ctx.stream());
     };
     if (run() != CUBLAS_STATUS_SUCCESS) continue;  // an algorithm this shape cannot run: skip it

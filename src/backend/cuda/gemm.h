@@ -39,6 +39,29 @@ struct GemmCache {
 // is part of the algorithm cache's key.
 int pointer_alignment(const void* p);
 
+// The cuBLASLt descriptors of one product as gemm() issues it (RAII: an error thrown mid-way leaks nothing):
+// the operation (compute float32, transposes, bias epilogue when `bias` is set), the A/B/C layouts, and on
+// request the algorithm preference (workspace size and the key's alignments) that heuristic queries take.
+class GemmDescriptors {
+ public:
+  GemmDescriptors(const char* op, const GemmKey& key, const __nv_bfloat16* bias);
+  ~GemmDescriptors();
+  GemmDescriptors(const GemmDescriptors&) = delete;
+  GemmDescriptors& operator=(const GemmDescriptors&) = delete;
+  cublasLtMatmulDesc_t desc() const { return desc_; }
+  cublasLtMatrixLayout_t a() const { return a_; }
+  cublasLtMatrixLayout_t b() const { return b_; }
+  cublasLtMatrixLayout_t c() const { return c_; }
+  cublasLtMatmulPreference_t preference(const Context& ctx);  // created on first call
+
+ private:
+  const char* op_;
+  GemmKey key_;
+  cublasLtMatmulDesc_t desc_ = nullptr;
+  cublasLtMatrixLayout_t a_ = nullptr, b_ = nullptr, c_ = nullptr;
+  cublasLtMatmulPreference_t pref_ = nullptr;
+};
+
 // `op` names the calling op in error messages. c_type is CUDA_R_16BF or CUDA_R_32F; bias (bf16, length m) may
 // be null. D aliases C (in place), which is what += accumulation needs.
 void gemm(Context& ctx, const char* op, bool trans_a, bool trans_b, int m, int n, int k, float alpha,

@@ -29,6 +29,15 @@ __device__ __forceinline__ uint32_t pack_bf16(float lo, float hi) {
   return *reinterpret_cast<const uint32_t*>(&v);
 }
 
+// The A fragment of the 16x16 block made of two adjacent 16x8 accumulator tiles (columns 0-7 in lo, 8-15 in
+// hi), packed to bf16: the C and A layouts line up, so no shuffles.
+__device__ __forceinline__ void pack_a(uint32_t a[4], const float lo[4], const float hi[4]) {
+  a[0] = pack_bf16(lo[0], lo[1]);
+  a[1] = pack_bf16(lo[2], lo[3]);
+  a[2] = pack_bf16(hi[0], hi[1]);
+  a[3] = pack_bf16(hi[2], hi[3]);
+}
+
 __device__ __forceinline__ uint32_t ld_b32(const __nv_bfloat16* p) { return *reinterpret_cast<const uint32_t*>(p); }
 
 // A fragment of the 16x16 block at (row0, col0) of a row-major bf16 tile with leading dimension ld.
