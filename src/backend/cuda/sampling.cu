@@ -9,7 +9,8 @@
 //   pass B  sum exp(z - max) in double (the T = 1 log-sum-exp for logprob), the weights' sum per warp segment of
 //           ids, and with top-k / top-p level 0: a histogram of count and weight over 1024 bins linear in the
 //           logit between min and max (monotone in the canonical order);
-//   id order  (no truncation) the segment holding the crossing, then one warp scans it 128 ids at a time;
+//   id order  (no truncation) the segment holding the crossing; the warps sum its kWarps sub-ranges, and the
+//           owner of the sub-range holding the crossing scans it 128 ids at a time;
 // Everything canonical is "find the position where a prefix sum (of counts or of weights) crosses a target":
 //   select  scan the bins from the top to the bin where the prefix crosses the target; if that bin holds at
 //           most kCap tokens, gather them (one pass), sort them in shared memory by (logit desc, id asc) and find
@@ -59,6 +60,7 @@ struct Shared {
   double dred[kWarps];
   u64 ured[kWarps];
   u64 seg_mass[kWarps];
+  u64 sub_mass[kWarps];
   uint32_t kred[kWarps];
 };
 
@@ -412,7 +414,9 @@ __device__ Pick select(const Row& r, Shared& sh, int mode, u64 target, int64_t t
   }
 }
 
-__global__ void __launch_bounds__(kThreads)
+// Two blocks per SM (64 registers a thread): 256 rows then run in one wave of 32 warps per SM. With one block per
+// SM (126 registers) they took two waves of 16 warps, latency bound (ncu: 0.26 eligible warps per scheduler).
+__global__ void __launch_bounds__(kThreads, 2)
     sample_kernel(int32_t* token, float* logprob, float* sampling_logprob, const float* logits, const int32_t* rows,
                   const RowSampling* params, const double* uniforms, int V, int fx_bits) {
   extern __shared__ __align__(16) unsigned char smem[];
@@ -534,8 +538,8 @@ __global__ void __launch_bounds__(kThreads)
 
   if (!truncated) {
     // No truncation: the CPU sampler walks the vocabulary in id order (its candidate list is never sorted),
-    // so the draw is the first id whose prefix weight exceeds u * total: find the warp segment, then that
-    // warp scans its ids 32 at a time.
+    // so the draw is the first id whose prefix weight exceeds u * total: find the warp segment, then its
+    // sub-range, then scan that.
     const u64 target = u64(floor(uniforms[b] * double(total_all)));
     u64 run = 0;
     int ws = -1;
@@ -544,25 +548,46 @@ __global__ void __launch_bounds__(kThreads)
       else run += sh.seg_mass[w];
     }
     if (threadIdx.x == 0) sh.result_id = V - 1;  // no crossing (rounding): the CPU's fallback, the last id
+    // 4 consecutive ids per lane from base (128 per step), -inf past hi.
+    auto load4 = [&](int base, int hi, float* x) {
+      const int v = base + 4 * lane;
+      if (vec && v + 3 < hi) {
+        const float4 q = *reinterpret_cast<const float4*>(z + v);
+        x[0] = q.x, x[1] = q.y, x[2] = q.z, x[3] = q.w;
+      } else {
+        for (int k = 0; k < 4; k++) x[k] = v + k < hi ? z[v + k] : -INFINITY;
+      }
+    };
+    auto qw = [&](float x) { return x == -INFINITY ? u64(0) : r.qweight(x); };
+    // Level 2: the segment's kWarps sub-ranges (multiples of 4 ids), one per warp, summed. One warp scanning the
+    // whole segment (~9.5k ids at V = 151936, ~75 serial steps) kept the other 15 waiting.
+    const int lo = ws < 0 ? V : min(V, ws * seg), hi = min(V, lo + seg);
+    const int sub = ((hi - lo + kWarps - 1) / kWarps + 3) / 4 * 4;
+    const int a0 = min(hi, lo + warp * sub), a1 = min(hi, a0 + sub);
+    u64 part = 0;
+    for (int base = a0; base < a1; base += 128) {
+      float x[4];
+      load4(base, a1, x);
+      part += qw(x[0]) + qw(x[1]) + qw(x[2]) + qw(x[3]);
+    }
+#pragma unroll
+    for (int o = 16; o > 0; o >>= 1) part += __shfl_xor_sync(0xffffffffu, part, o);
+    if (lane == 0) sh.sub_mass[warp] = part;
     __syncthreads();
-    if (warp == ws) {
-      // 4 consecutive ids per lane (128 per step), the next step's logits loaded before this step's scan.
-      auto load4 = [&](int base, float* x) {
-        const int v = base + 4 * lane;
-        if (vec && v + 3 < seg1) {
-          const float4 q = *reinterpret_cast<const float4*>(z + v);
-          x[0] = q.x, x[1] = q.y, x[2] = q.z, x[3] = q.w;
-        } else {
-          for (int k = 0; k < 4; k++) x[k] = v + k < seg1 ? z[v + k] : -INFINITY;
-        }
-      };
+    int wsub = -1;
+    for (int w = 0; w < kWarps && wsub < 0 && ws >= 0; w++) {
+      if (run + sh.sub_mass[w] > target) wsub = w;
+      else run += sh.sub_mass[w];
+    }
+    if (warp == wsub) {
+      // The next step's logits loaded before this step's scan.
       float cur[4], nxt[4];
-      load4(seg0, cur);
-      for (int base = seg0; base < seg1; base += 128) {
-        if (base + 128 < seg1) load4(base + 128, nxt);
+      load4(a0, a1, cur);
+      for (int base = a0; base < a1; base += 128) {
+        if (base + 128 < a1) load4(base + 128, a1, nxt);
         u64 q[4], lane_sum = 0;
 #pragma unroll
-        for (int k = 0; k < 4; k++) lane_sum += (q[k] = cur[k] == -INFINITY ? 0 : r.qweight(cur[k]));
+        for (int k = 0; k < 4; k++) lane_sum += (q[k] = qw(cur[k]));
         u64 incl = lane_sum;
 #pragma unroll
         for (int o = 1; o < 32; o <<= 1) {
@@ -634,6 +659,8 @@ void sample_tokens(Context& ctx, int32_t* token, float* logprob, float* sampling
   if (dev >= 64 || !(raised >> dev & 1)) {
     R1_CUDA_CHECK("sample_tokens", cudaFuncSetAttribute(sample_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
                                                         int(sizeof(Shared))));
+    R1_CUDA_CHECK("sample_tokens", cudaFuncSetAttribute(sample_kernel, cudaFuncAttributePreferredSharedMemoryCarveout,
+                                                        int(cudaSharedmemCarveoutMaxShared)));
     if (dev < 64) raised |= uint64_t(1) << dev;
   }
   // Fixed point with 2^fx_bits per unit weight: the total (<= V units) must stay below 2^63.
