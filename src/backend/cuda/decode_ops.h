@@ -77,6 +77,7 @@ int decode_linears(Context& ctx, const bf16* x, int T, int I, std::initializer_l
 // kernel merges them. Head dims 64 and 128.
 struct DecodeAttentionPlan {
   int splits = 1, split_len = 0;
+  int tile_tokens = 32;  // tokens a warp takes per step: 32, or 16 for batches too large for one wave of 32s
 };
 // Splits that keep every SM busy for B sequences of up to max_len tokens (a pure function: graphs reuse it).
 DecodeAttentionPlan plan_decode_attention(int B, int Hkv, int max_len, int num_sms);
