@@ -129,7 +129,7 @@ void breakdown(const r1::ModelConfig& c, const bf16* w, const r1::ParamLayout& l
       {"qkv", C, {P{w + L0.q_w, bias(L0.q_b), gy, QD}, P{w + L0.k_w, bias(L0.k_b), gy + B * QD, KD},
                   P{w + L0.v_w, bias(L0.v_b), gy + B * (QD + KD), KD}}},
       {"o", QD, {P{w + L0.o_w, nullptr, gy, C}}},
-      {"gate+up", C, {P{w + L0.gate_w, nullptr, gy, F}, P{w + L0.up_w, nullptr, gy + int64_t(B) * F, F}}},
+      {"gate|up", C, {P{w + L0.gate_w, nullptr, gy, 2 * F}}},  // one product: up_proj follows gate_proj
       {"down", F, {P{w + L0.down_w, nullptr, gy, C}}}};
   std::printf("  products B=%d (cuBLASLt -> chosen):", B);
   double layer_cublas = 0, layer_ours = 0;

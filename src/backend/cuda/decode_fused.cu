@@ -4,6 +4,7 @@
 // give the same tokens:
 //   decode_rope_kv_write  RoPE on q and k (rope_forward) + K/V into the cache slots (kv_write)
 //   add_rmsnorm           x += delta (add_inplace), then out = RMSNorm(x) (rmsnorm_forward)
+//   decode_swiglu_rows    swiglu_forward on the two halves of each row of one [T, 2F] gate|up product
 #include "backend/cuda/common.cuh"
 #include "backend/cuda/decode_ops.h"
 
@@ -65,7 +66,41 @@ __global__ void add_rmsnorm_kernel(bf16* __restrict__ x, const bf16* __restrict_
   for (int c = lane; c < C; c += 32) ot[c] = to_bf16(to_f32(xt[c]) * r * to_f32(w[c]));
 }
 
+// Eight outputs per thread (16-byte loads and stores) when F % 8 == 0; the formula of swiglu_forward.
+__global__ void swiglu_rows_kernel(bf16* __restrict__ out, const bf16* __restrict__ gate_up, int T, int F) {
+  const int per = F % 8 == 0 ? 8 : 1;
+  const int64_t i = (int64_t(blockIdx.x) * blockDim.x + threadIdx.x) * per;
+  if (i >= int64_t(T) * F) return;
+  const int64_t t = i / F, f = i % F;
+  const bf16* g = gate_up + t * 2 * F + f;
+  const bf16* u = g + F;
+  auto one = [](bf16 gb, bf16 ub) {
+    const float x = to_f32(gb);
+    return to_bf16(x * (1.0f / (1.0f + __expf(-x))) * to_f32(ub));
+  };
+  if (per == 8) {
+    const uint4 gv = *reinterpret_cast<const uint4*>(g), uv = *reinterpret_cast<const uint4*>(u);
+    const bf16* ga = reinterpret_cast<const bf16*>(&gv);
+    const bf16* ua = reinterpret_cast<const bf16*>(&uv);
+    uint4 ov;
+    bf16* oa = reinterpret_cast<bf16*>(&ov);
+#pragma unroll
+    for (int k = 0; k < 8; k++) oa[k] = one(ga[k], ua[k]);
+    *reinterpret_cast<uint4*>(out + i) = ov;
+  } else {
+    out[i] = one(*g, *u);
+  }
+}
+
 }  // namespace
+
+void decode_swiglu_rows(Context& ctx, bf16* out, const bf16* gate_up, int T, int F) {
+  const int per = F % 8 == 0 ? 8 : 1;
+  const int64_t n = int64_t(T) * F / per;
+  if (n <= 0) return;
+  swiglu_rows_kernel<<<ceil_div(n, 256), 256, 0, ctx.stream()>>>(out, gate_up, T, F);
+  R1_CUDA_LAUNCH_CHECK("decode_swiglu_rows");
+}
 
 void decode_rope_kv_write(Context& ctx, bf16* q, const bf16* k, const bf16* v, bf16* k_pool, bf16* v_pool,
                           const int32_t* positions, const int32_t* slots, const float* cos_table,

@@ -36,6 +36,10 @@ void gather_rows(Context& ctx, bf16* dst, const bf16* src, const int32_t* rows, 
 void decode_rope_kv_write(Context& ctx, bf16* q, const bf16* k, const bf16* v, bf16* k_pool, bf16* v_pool,
                           const int32_t* positions, const int32_t* slots, const float* cos_table,
                           const float* sin_table, int T, int Hq, int Hkv, int D);
+// out [T, F] = swiglu_forward(gate_up[:, :F], gate_up[:, F:]) for the rows of one product against the
+// concatenated gate and up weights (ParamLayout stores up_proj right after gate_proj when there is no MLP bias).
+// Pointers 16-byte aligned.
+void decode_swiglu_rows(Context& ctx, bf16* out, const bf16* gate_up, int T, int F);
 // x += delta (bf16, as add_inplace), then out = rmsnorm_forward(x) with rstd [T].
 void add_rmsnorm(Context& ctx, bf16* x, const bf16* delta, bf16* out, float* rstd, const bf16* weight, int T, int C,
                  float eps);

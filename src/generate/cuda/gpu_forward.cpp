@@ -95,6 +95,7 @@ void GpuForward::configure(int num_pages, int page_size, int max_rows, int max_l
   dq_.allocate(R * QD, "decode q"), datt_.allocate(R * QD, "decode attention");
   dk_.allocate(R * KVD, "decode k"), dv_.allocate(R * KVD, "decode v");
   dgate_.allocate(R * F, "decode gate"), dup_.allocate(R * F, "decode up");
+  dgate_up_.allocate(R * 2 * F, "decode gate|up");
   drstd_.allocate(R, "decode rstd"), dlogits_.allocate(R * V, "decode logits");
   int64_t work = 1;
   const int sms = num_sms();
@@ -276,8 +277,16 @@ void GpuForward::decode_kernels(int Bp) {
                                  Bp, Hq, Hkv, D, page_size_, plan, dwork_.get());
     cuda::decode_linears(ctx_, datt_.get(), Bp, QD, {{w.o_w, w.o_b, dtmp_.get(), C}});
     cuda::add_rmsnorm(ctx_, dx_.get(), dtmp_.get(), dn_.get(), drstd_.get(), w.post_norm, Bp, C, eps);
-    cuda::decode_linears(ctx_, dn_.get(), Bp, C, {{w.gate_w, w.gate_b, dgate_.get(), F}, {w.up_w, w.up_b, dup_.get(), F}});
-    cuda::swiglu_forward(ctx_, dgate_.get(), dgate_.get(), dup_.get(), int64_t(Bp) * F);
+    if (!w.gate_b && !w.up_b && w.up_w == w.gate_w + int64_t(F) * C) {
+      // gate_proj and up_proj back to back in the weight buffer: one [2F, C] product (one launch, twice the
+      // columns to spread over the SMs), then SwiGLU over the two halves of each row.
+      cuda::decode_linears(ctx_, dn_.get(), Bp, C, {{w.gate_w, nullptr, dgate_up_.get(), 2 * F}});
+      cuda::decode_swiglu_rows(ctx_, dgate_.get(), dgate_up_.get(), Bp, F);
+    } else {
+      cuda::decode_linears(ctx_, dn_.get(), Bp, C,
+                           {{w.gate_w, w.gate_b, dgate_.get(), F}, {w.up_w, w.up_b, dup_.get(), F}});
+      cuda::swiglu_forward(ctx_, dgate_.get(), dgate_.get(), dup_.get(), int64_t(Bp) * F);
+    }
     cuda::decode_linears(ctx_, dgate_.get(), Bp, F, {{w.down_w, w.down_b, dtmp_.get(), C}});
     const bf16* next_norm = l + 1 < c_.num_hidden_layers ? layers_[size_t(l) + 1].input_norm : final_norm_;
     cuda::add_rmsnorm(ctx_, dx_.get(), dtmp_.get(), dn_.get(), drstd_.get(), next_norm, Bp, C, eps);

@@ -95,7 +95,7 @@ class GpuForward {
 
   // Decode buffers for max_rows_ rows (fixed addresses: graphs bake them in).
   cuda::DecodeAttentionPlan plan_;
-  cuda::DeviceBuffer<__nv_bfloat16> dx_, dn_, dq_, dk_, dv_, datt_, dtmp_, dgate_, dup_;
+  cuda::DeviceBuffer<__nv_bfloat16> dx_, dn_, dq_, dk_, dv_, datt_, dtmp_, dgate_, dup_, dgate_up_;
   cuda::DeviceBuffer<float> drstd_, dlogits_, dwork_;
   // Inputs: one device block mirrored by pinned host memory, uploaded with one copy per step.
   cuda::DeviceBuffer<unsigned char> din_;
