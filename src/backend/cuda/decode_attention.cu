@@ -23,6 +23,7 @@
 #include "backend/cuda/common.cuh"
 #include "backend/cuda/decode_ops.h"
 #include "backend/cuda/mma.cuh"
+#include "backend/cuda/pdl.cuh"
 #include "core/error.h"
 
 namespace r1::cuda {
@@ -71,6 +72,9 @@ __global__ void __launch_bounds__(kWarps * 32)
   bf16* qs = reinterpret_cast<bf16*>(smem);
   unsigned char* kv_area = smem + SM::kQ;
 
+  // A programmatic dependent (pdl.cuh): the sequence length and page-table lookups come from the step's inputs,
+  // so they overlap the previous kernel; q and the newest K/V row are that kernel's output.
+  allow_dependents();
   const int b = blockIdx.x, kvh = blockIdx.y / chunks, chunk = blockIdx.y % chunks, split = blockIdx.z;
   const int g0 = chunk * kMaxGroup, ng = min(kMaxGroup, group - g0);
   const int h0 = kvh * group + g0;  // first query head of this block
@@ -79,6 +83,7 @@ __global__ void __launch_bounds__(kWarps * 32)
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, g = lane / 4, tq = lane % 4;
 
   if (start >= end) {  // this split lies past the sequence's end: contribute nothing to the merge
+    dependency_wait();
     if (splits > 1 && threadIdx.x < ng) {
       Workspace ws(workspace, B, Hq, D, splits);
       const int64_t r = (int64_t(b) * Hq + h0 + threadIdx.x) * splits + split;
@@ -86,11 +91,6 @@ __global__ void __launch_bounds__(kWarps * 32)
       ws.l[r] = 0.0f;
     }
     return;
-  }
-
-  for (int i = threadIdx.x; i < kMaxGroup * D; i += blockDim.x) {
-    const int r = i / D, d = i % D;
-    qs[r * kLd + d] = r < ng ? q[(int64_t(b) * Hq + h0 + r) * D + d] : to_bf16(0.0f);
   }
 
   const int32_t* pages = indices + indptr[b];
@@ -123,11 +123,14 @@ __global__ void __launch_bounds__(kWarps * 32)
   };
 
   const int first = start + warp * kTileTokens, stride = kWarps * kTileTokens;
-  int slot_next = 0;
-  if (first < end) {
-    load_tile(0, first, slot_of(first));
-    slot_next = slot_of(first + stride);
+  const int slot_first = first < end ? slot_of(first) : 0;
+  int slot_next = first < end ? slot_of(first + stride) : 0;
+  dependency_wait();
+  for (int i = threadIdx.x; i < kMaxGroup * D; i += blockDim.x) {
+    const int r = i / D, d = i % D;
+    qs[r * kLd + d] = r < ng ? q[(int64_t(b) * Hq + h0 + r) * D + d] : to_bf16(0.0f);
   }
+  if (first < end) load_tile(0, first, slot_first);
   __syncthreads();  // q is in shared memory
 
   uint32_t qa[D / 16][4];
@@ -260,6 +263,8 @@ __global__ void __launch_bounds__(kWarps * 32)
 
 // Block = (sequence, head), D threads: out = sum_s acc_s 2^(m_s - M) / sum_s l_s 2^(m_s - M).
 __global__ void merge_splits_kernel(bf16* out, float* lse, const float* workspace, int B, int Hq, int D, int splits) {
+  allow_dependents();
+  dependency_wait();
   const Workspace ws(const_cast<float*>(workspace), B, Hq, D, splits);
   const int64_t bh = blockIdx.x;
   const int d = threadIdx.x;
@@ -294,9 +299,9 @@ void launch_decode(Context& ctx, dim3 grid, bf16* out, float* lse, float* worksp
     return true;
   }();
   (void)configured;
-  paged_decode_kernel<D, TILE><<<grid, kWarps * 32, Smem<D, TILE>::kBytes, ctx.stream()>>>(
-      out, lse, workspace, q, k_pool, v_pool, indptr, indices, lens, B, Hq, Hkv, group, chunks, page_size,
-      plan.splits, plan.split_len, score_scale);
+  launch_dependent("paged_decode_attention", paged_decode_kernel<D, TILE>, grid, dim3(kWarps * 32),
+                   Smem<D, TILE>::kBytes, ctx.stream(), out, lse, workspace, q, k_pool, v_pool, indptr, indices, lens,
+                   B, Hq, Hkv, group, chunks, page_size, plan.splits, plan.split_len, score_scale);
 }
 
 }  // namespace
@@ -355,8 +360,8 @@ void paged_decode_attention(Context& ctx, bf16* out, float* lse, const bf16* q, 
   else plan.tile_tokens == 16 ? launch(D128{}, T16{}) : launch(D128{}, T32{});
   R1_CUDA_LAUNCH_CHECK("paged_decode_attention");
   if (plan.splits > 1) {
-    merge_splits_kernel<<<B * Hq, D, 0, ctx.stream()>>>(out, lse, workspace, B, Hq, D, plan.splits);
-    R1_CUDA_LAUNCH_CHECK("paged_decode_attention(merge)");
+    launch_dependent("paged_decode_attention(merge)", merge_splits_kernel, dim3(B * Hq), dim3(D), 0, ctx.stream(), out,
+                     lse, workspace, B, Hq, D, plan.splits);
   }
 }
 

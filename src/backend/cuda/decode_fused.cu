@@ -1,12 +1,13 @@
 // Fusions for the decode step, where every op touches only B rows and a kernel's fixed cost (launch, ramp,
 // drain: a few microseconds) outweighs its memory traffic. Each fusion computes bitwise what the unfused ops
 // compute (same float32 formulas, same bf16 rounding points, same reduction order), so fused and unfused paths
-// give the same tokens:
+// give the same tokens. All three are launched as programmatic dependents (pdl.cuh):
 //   decode_rope_kv_write  RoPE on q and k (rope_forward) + K/V into the cache slots (kv_write)
 //   add_rmsnorm           x += delta (add_inplace), then out = RMSNorm(x) (rmsnorm_forward)
 //   decode_swiglu_rows    swiglu_forward on the two halves of each row of one [T, 2F] gate|up product
 #include "backend/cuda/common.cuh"
 #include "backend/cuda/decode_ops.h"
+#include "backend/cuda/pdl.cuh"
 
 namespace r1::cuda {
 
@@ -21,6 +22,8 @@ __global__ void rope_kv_write_kernel(bf16* __restrict__ q, const bf16* __restric
                                      const int32_t* __restrict__ positions, const int32_t* __restrict__ slots,
                                      const float* __restrict__ cos_table, const float* __restrict__ sin_table, int T,
                                      int Hq, int Hkv, int D) {
+  allow_dependents();
+  dependency_wait();
   const int half = D / 2, H = Hq + Hkv;
   const int64_t idx = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
   if (idx >= int64_t(T) * H * half) return;
@@ -47,6 +50,8 @@ __global__ void rope_kv_write_kernel(bf16* __restrict__ q, const bf16* __restric
 
 __global__ void add_rmsnorm_kernel(bf16* __restrict__ x, const bf16* __restrict__ delta, bf16* __restrict__ out,
                                    float* __restrict__ rstd, const bf16* __restrict__ w, int T, int C, float eps) {
+  allow_dependents();
+  dependency_wait();
   const int t = blockIdx.x * kRowsPerBlock + threadIdx.x / 32, lane = threadIdx.x % 32;
   if (t >= T) return;
   bf16* xt = x + int64_t(t) * C;
@@ -68,6 +73,8 @@ __global__ void add_rmsnorm_kernel(bf16* __restrict__ x, const bf16* __restrict_
 
 // Eight outputs per thread (16-byte loads and stores) when F % 8 == 0; the formula of swiglu_forward.
 __global__ void swiglu_rows_kernel(bf16* __restrict__ out, const bf16* __restrict__ gate_up, int T, int F) {
+  allow_dependents();
+  dependency_wait();
   const int per = F % 8 == 0 ? 8 : 1;
   const int64_t i = (int64_t(blockIdx.x) * blockDim.x + threadIdx.x) * per;
   if (i >= int64_t(T) * F) return;
@@ -98,8 +105,8 @@ void decode_swiglu_rows(Context& ctx, bf16* out, const bf16* gate_up, int T, int
   const int per = F % 8 == 0 ? 8 : 1;
   const int64_t n = int64_t(T) * F / per;
   if (n <= 0) return;
-  swiglu_rows_kernel<<<ceil_div(n, 256), 256, 0, ctx.stream()>>>(out, gate_up, T, F);
-  R1_CUDA_LAUNCH_CHECK("decode_swiglu_rows");
+  launch_dependent("decode_swiglu_rows", swiglu_rows_kernel, dim3(ceil_div(n, 256)), dim3(256), 0, ctx.stream(), out,
+                   gate_up, T, F);
 }
 
 void decode_rope_kv_write(Context& ctx, bf16* q, const bf16* k, const bf16* v, bf16* k_pool, bf16* v_pool,
@@ -107,17 +114,15 @@ void decode_rope_kv_write(Context& ctx, bf16* q, const bf16* k, const bf16* v, b
                           const float* sin_table, int T, int Hq, int Hkv, int D) {
   const int64_t n = int64_t(T) * (Hq + Hkv) * (D / 2);
   if (n <= 0) return;
-  rope_kv_write_kernel<<<ceil_div(n, 256), 256, 0, ctx.stream()>>>(q, k, v, k_pool, v_pool, positions, slots,
-                                                                   cos_table, sin_table, T, Hq, Hkv, D);
-  R1_CUDA_LAUNCH_CHECK("decode_rope_kv_write");
+  launch_dependent("decode_rope_kv_write", rope_kv_write_kernel, dim3(ceil_div(n, 256)), dim3(256), 0, ctx.stream(),
+                   q, k, v, k_pool, v_pool, positions, slots, cos_table, sin_table, T, Hq, Hkv, D);
 }
 
 void add_rmsnorm(Context& ctx, bf16* x, const bf16* delta, bf16* out, float* rstd, const bf16* weight, int T, int C,
                  float eps) {
   if (T <= 0) return;
-  add_rmsnorm_kernel<<<ceil_div(T, kRowsPerBlock), kRowsPerBlock * 32, 0, ctx.stream()>>>(x, delta, out, rstd, weight,
-                                                                                          T, C, eps);
-  R1_CUDA_LAUNCH_CHECK("add_rmsnorm");
+  launch_dependent("add_rmsnorm", add_rmsnorm_kernel, dim3(ceil_div(T, kRowsPerBlock)), dim3(kRowsPerBlock * 32), 0,
+                   ctx.stream(), x, delta, out, rstd, weight, T, C, eps);
 }
 
 }  // namespace r1::cuda

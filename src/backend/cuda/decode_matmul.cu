@@ -21,6 +21,7 @@
 #include "backend/cuda/common.cuh"
 #include "backend/cuda/decode_ops.h"
 #include "backend/cuda/mma.cuh"
+#include "backend/cuda/pdl.cuh"
 #include "core/error.h"
 
 namespace r1::cuda {
@@ -65,28 +66,45 @@ __global__ void __launch_bounds__(kThreads) decode_matmul_kernel(const bf16* __r
   const int steps = I / kTile, k_begin = split * steps / S, k_end = (split + 1) * steps / S, n_steps = k_end - k_begin;
 
   // Each stage: 64 rows x 8 chunks of 16 bytes per operand = 512 chunks, 4 per thread.
-  auto load_stage = [&](int slot, int k_step) {
+  auto load_x = [&](int slot, int k_step) {
     const int k0 = k_step * kTile;
 #pragma unroll
     for (int c = int(threadIdx.x); c < kTile * 8; c += kThreads) {
       const int row = c / 8, col = (c % 8) * 8;
       const int xr = min(t0 + row, T - 1);
       cp_async16(sx + (slot * kTile + row) * kLd + col, x + int64_t(xr) * I + k0 + col);
+    }
+  };
+  auto load_w = [&](int slot, int k_step) {
+    const int k0 = k_step * kTile;
+#pragma unroll
+    for (int c = int(threadIdx.x); c < kTile * 8; c += kThreads) {
+      const int row = c / 8, col = (c % 8) * 8;
       cp_async16(sw + (slot * kTile + row) * kLd + col, W + int64_t(row) * I + k0 + col);
     }
   };
 
+  // A programmatic dependent (pdl.cuh): the first stages' weights are requested while the kernel that writes x
+  // is still running; x after it completes. The weight copies join the first stage's commit group.
+  allow_dependents();
   const int warp = int(threadIdx.x) / 32, wt = warp / 2, wn = warp % 2;
   float acc[2][4][4] = {};
 #pragma unroll
+  for (int s = 0; s < kStages - 1; s++)
+    if (s < n_steps) load_w(s, k_begin + s);
+  dependency_wait();
+#pragma unroll
   for (int s = 0; s < kStages - 1; s++) {
-    if (s < n_steps) load_stage(s, k_begin + s);
+    if (s < n_steps) load_x(s, k_begin + s);
     cp_async_commit();
   }
   for (int i = 0; i < n_steps; i++) {
     cp_async_wait<kStages - 2>();
     __syncthreads();  // stage i is visible to all warps; every warp is done with the slot refilled next
-    if (i + kStages - 1 < n_steps) load_stage((i + kStages - 1) % kStages, k_begin + i + kStages - 1);
+    if (i + kStages - 1 < n_steps) {
+      load_x((i + kStages - 1) % kStages, k_begin + i + kStages - 1);
+      load_w((i + kStages - 1) % kStages, k_begin + i + kStages - 1);
+    }
     cp_async_commit();
     const bf16* xs = sx + (i % kStages) * kTile * kLd;
     const bf16* ws = sw + (i % kStages) * kTile * kLd;
@@ -185,13 +203,15 @@ void decode_matmul(Context& ctx, const bf16* x, int T, int I, const DecodeProduc
   cfg.blockDim = dim3(kThreads);
   cfg.dynamicSmemBytes = kSmemBytes;
   cfg.stream = ctx.stream();
-  cudaLaunchAttribute attr[1];
+  cudaLaunchAttribute attr[2];
   attr[0].id = cudaLaunchAttributeClusterDimension;
   attr[0].val.clusterDim.x = 1;
   attr[0].val.clusterDim.y = 1;
   attr[0].val.clusterDim.z = unsigned(splits);
+  attr[1].id = cudaLaunchAttributeProgrammaticStreamSerialization;  // see the kernel's dependency_wait()
+  attr[1].val.programmaticStreamSerializationAllowed = 1;
   cfg.attrs = attr;
-  cfg.numAttrs = 1;
+  cfg.numAttrs = 2;
   R1_CUDA_CHECK("decode_matmul", cudaLaunchKernelEx(&cfg, decode_matmul_kernel, x, T, I, p));
 }
 

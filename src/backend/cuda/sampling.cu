@@ -26,6 +26,7 @@
 
 #include "backend/cuda/common.cuh"
 #include "backend/cuda/decode_ops.h"
+#include "backend/cuda/pdl.cuh"
 
 namespace r1::cuda {
 
@@ -421,6 +422,7 @@ __global__ void __launch_bounds__(kThreads, 2)
                   const RowSampling* params, const double* uniforms, int V, int fx_bits) {
   extern __shared__ __align__(16) unsigned char smem[];
   Shared& sh = *reinterpret_cast<Shared*>(smem);
+  dependency_wait();  // launched as a programmatic dependent (pdl.cuh) of the LM head
   const int b = blockIdx.x;
   const float* z = logits + int64_t(rows ? rows[b] : b) * V;
   const RowSampling p = params[b];
@@ -667,9 +669,8 @@ void sample_tokens(Context& ctx, int32_t* token, float* logprob, float* sampling
   int vbits = 0;
   while ((int64_t(1) << vbits) <= V) vbits++;
   const int fx_bits = std::min(44, 62 - vbits);
-  sample_kernel<<<B, kThreads, sizeof(Shared), ctx.stream()>>>(token, logprob, sampling_logprob, logits, rows, params,
-                                                               u, V, fx_bits);
-  R1_CUDA_LAUNCH_CHECK("sample_tokens");
+  launch_dependent("sample_tokens", sample_kernel, dim3(B), dim3(kThreads), sizeof(Shared), ctx.stream(), token,
+                   logprob, sampling_logprob, logits, rows, params, u, V, fx_bits);
 }
 
 }  // namespace r1::cuda
