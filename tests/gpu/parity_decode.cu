@@ -185,6 +185,66 @@ void check_decode_matmul(r1::cuda::Context& ctx, int T, int I, const std::vector
   for (auto& p : products) cudaFree(const_cast<bf16*>(p.W)), cudaFree(const_cast<bf16*>(p.bias)), cudaFree(p.y);
 }
 
+// The RoPE + cache-write epilogue of the q/k/v product vs the two kernels it replaces (decode_matmul without it,
+// then decode_rope_kv_write): rotated q, and the K/V rows in their (scattered) cache slots. Both round y to bf16
+// before rotating with the same formulas; only the compiler's FMA contraction of a * cos - b * sin may differ, so
+// the outputs must agree to one bf16 rounding.
+void check_qkv_rope(r1::cuda::Context& ctx, int T, int splits) {
+  const int I = 896, Hq = 14, Hkv = 2, D = 64, QD = Hq * D, KD = Hkv * D, max_pos = 512, slots_total = 4 * T + 7;
+  const Vec x = randn(size_t(T) * I, 1.0f);
+  std::vector<Vec> W{randn(size_t(QD) * I, 0.03f), randn(size_t(KD) * I, 0.03f), randn(size_t(KD) * I, 0.03f)};
+  std::vector<Vec> b{randn(size_t(QD), 0.5f), randn(size_t(KD), 0.5f), randn(size_t(KD), 0.5f)};
+  Vec cos_t(size_t(max_pos) * D / 2), sin_t(cos_t.size());
+  for (size_t i = 0; i < cos_t.size(); i++) cos_t[i] = std::cos(0.37f * float(i)), sin_t[i] = std::sin(0.37f * float(i));
+  std::vector<int32_t> pos(static_cast<size_t>(T)), slot(static_cast<size_t>(T)), perm(static_cast<size_t>(slots_total));
+  for (int i = 0; i < slots_total; i++) perm[size_t(i)] = i;
+  std::shuffle(perm.begin(), perm.end(), rng());
+  std::uniform_int_distribution<int> any_pos(0, max_pos - 1);
+  for (int t = 0; t < T; t++) pos[size_t(t)] = any_pos(rng()), slot[size_t(t)] = perm[size_t(t)];
+  bf16* dx = upload_bf16(x);
+  int32_t *dpos = upload(pos), *dslot = upload(slot);
+  float *dcos = upload(cos_t), *dsin = upload(sin_t);
+  const size_t pool_n = size_t(slots_total) * KD;
+  struct Out { bf16 *q, *k, *v, *kp, *vp; } out[2];
+  std::vector<r1::cuda::DecodeProduct> products[2];
+  for (auto& o : out) {
+    for (bf16** ptr : {&o.q, &o.k, &o.v}) R1_CUDA_CHECK("parity", cudaMalloc(ptr, size_t(T) * QD * 2));
+    o.kp = upload_bf16(Vec(pool_n, 0.0f)), o.vp = upload_bf16(Vec(pool_n, 0.0f));
+  }
+  std::vector<bf16*> dW, db;
+  for (int i = 0; i < 3; i++) dW.push_back(upload_bf16(W[size_t(i)])), db.push_back(upload_bf16(b[size_t(i)]));
+  for (int k = 0; k < 2; k++)
+    products[k] = {{dW[0], db[0], out[k].q, QD}, {dW[1], db[1], out[k].k, KD}, {dW[2], db[2], out[k].v, KD}};
+  const r1::cuda::DecodeRopeEpilogue rope{dpos, dslot, dcos, dsin, out[0].kp, out[0].vp, Hkv, D};
+  r1::cuda::decode_matmul(ctx, dx, T, I, products[0].data(), 3, splits, &rope);
+  r1::cuda::decode_matmul(ctx, dx, T, I, products[1].data(), 3, splits);
+  r1::cuda::decode_rope_kv_write(ctx, out[1].q, out[1].k, out[1].v, out[1].kp, out[1].vp, dpos, dslot, dcos, dsin, T,
+                                 Hq, Hkv, D);
+  ctx.synchronize("parity qkv rope");
+  double worst = 0;
+  size_t differ = 0, n = 0;
+  auto compare = [&](const bf16* a, const bf16* r, size_t count) {
+    const Vec va = download_bf16(a, count), vr = download_bf16(r, count);
+    for (size_t i = 0; i < count; i++) {
+      const double d = std::fabs(double(va[i]) - vr[i]);
+      worst = std::max(worst, d / std::max(std::fabs(double(vr[i])), 1e-3));
+      differ += d != 0.0;
+    }
+    n += count;
+  };
+  compare(out[0].q, out[1].q, size_t(T) * QD);
+  compare(out[0].kp, out[1].kp, pool_n);
+  compare(out[0].vp, out[1].vp, pool_n);
+  char name[128], detail[160];
+  std::snprintf(name, sizeof name, "q/k/v product + RoPE epilogue T=%d splits %d", T, splits);
+  std::snprintf(detail, sizeof detail, "vs product + decode_rope_kv_write: %zu of %zu values differ, max rel %.2e",
+                differ, n, worst);
+  report(name, worst <= 8e-3, detail);  // one bf16 rounding (2^-8 relative) at most
+  cudaFree(dx), cudaFree(dpos), cudaFree(dslot), cudaFree(dcos), cudaFree(dsin);
+  for (auto& o : out) cudaFree(o.q), cudaFree(o.k), cudaFree(o.v), cudaFree(o.kp), cudaFree(o.vp);
+  for (int i = 0; i < 3; i++) cudaFree(dW[size_t(i)]), cudaFree(db[size_t(i)]);
+}
+
 // ---------------------------------------------------------------------------------------------------------
 void check_attention(r1::cuda::Context& ctx, int Hq, int Hkv, int D, const std::vector<int>& lens, int forced_splits,
                      int forced_tile = 0) {
@@ -477,6 +537,9 @@ int main() {
     check_decode_matmul(ctx, 130, 896, {4864, 4864}, false, 1);
     check_decode_matmul(ctx, 256, 896, {896, 128, 128}, true, 0);
     check_decode_matmul(ctx, 256, 4864, {896}, false, 0);
+    check_qkv_rope(ctx, 1, 1);
+    check_qkv_rope(ctx, 64, 3);
+    check_qkv_rope(ctx, 200, 4);
     check_attention(ctx, 14, 2, 64, {1, 15, 16, 17, 100, 300, 1000}, 0);
     check_attention(ctx, 14, 2, 64, {1, 15, 16, 17, 100, 300, 1000}, 5);
     check_attention(ctx, 8, 2, 128, {3, 64, 65, 257, 1500}, 0);

@@ -127,47 +127,67 @@ void decode_lm_head(Context& ctx, float* logits, const bf16* x, const bf16* W, i
   lm_head_logits(ctx, logits, x, W, n, C, V);
 }
 
-int decode_linears(Context& ctx, const bf16* x, int T, int I, std::initializer_list<DecodeProduct> products) {
-  if (T <= 0 || products.size() == 0) return 0;
-  if (products.size() > size_t(kMaxDecodeProducts))
-    throw Error("cuda: decode_linears: at most " + std::to_string(kMaxDecodeProducts) + " products share x");
-  const DecodeProduct* list = products.begin();
-  const int count = int(products.size());
-  auto cublas = [&] {
-    for (const DecodeProduct& p : products) decode_linear(ctx, p.y, x, p.W, p.bias, T, I, p.O);
-  };
-  if (!decode_matmul_supported(x, I, list, count)) {
-    cublas();
-    return 0;
-  }
+namespace {
+
+// The measured choice for products sharing x (0 = cuBLASLt, else our kernel's splits), tuned the first time the
+// shape is seen outside a graph capture (the tuning runs leave their outputs behind, which the caller overwrites);
+// a capture before any measurement gets cuBLASLt.
+int decode_choice(Context& ctx, const bf16* x, int T, int I, const DecodeProduct* list, int count) {
+  if (!decode_matmul_supported(x, I, list, count)) return 0;
   std::array<int, 6> key{T, I, 0, 0, 0, 0};
   for (int i = 0; i < count; i++) key[size_t(2 + i)] = list[i].O, key[5] |= list[i].bias ? 1 << i : 0;
   auto& choices = ctx.gemm_cache().decode_splits;
   auto found = choices.find(key);
-  if (found == choices.end()) {
-    if (capturing(ctx, "decode_linears")) {
-      cublas();
-      return 0;
-    }
-    // Candidates: cuBLASLt (each product tuned by decode_linear) and our kernel at 1, 2, 3, 4, 6, 8 splits.
-    cublas();
-    ColdTimer timer(ctx, "decode_linears");
-    float best_ms = timer.time(cublas);
-    int best = 0;
-    for (int splits : {1, 2, 3, 4, 6, 8}) {
-      if (splits > I / 64) break;
-      auto ours = [&] { decode_matmul(ctx, x, T, I, list, count, splits); };
-      ours();
-      const float ms = timer.time(ours);
-      if (ms < best_ms) best_ms = ms, best = splits;
-    }
-    found = choices.emplace(key, best).first;
+  if (found != choices.end()) return found->second;
+  auto cublas = [&] {
+    for (int i = 0; i < count; i++) decode_linear(ctx, list[i].y, x, list[i].W, list[i].bias, T, I, list[i].O);
+  };
+  if (capturing(ctx, "decode_linears")) return 0;
+  // Candidates: cuBLASLt (each product tuned by decode_linear) and our kernel at 1, 2, 3, 4, 6, 8 splits.
+  cublas();
+  ColdTimer timer(ctx, "decode_linears");
+  float best_ms = timer.time(cublas);
+  int best = 0;
+  for (int splits : {1, 2, 3, 4, 6, 8}) {
+    if (splits > I / 64) break;
+    auto ours = [&] { decode_matmul(ctx, x, T, I, list, count, splits); };
+    ours();
+    const float ms = timer.time(ours);
+    if (ms < best_ms) best_ms = ms, best = splits;
   }
-  if (found->second == 0)
-    cublas();
-  else
-    decode_matmul(ctx, x, T, I, list, count, found->second);
-  return found->second;
+  return choices.emplace(key, best).first->second;
+}
+
+void run_choice(Context& ctx, const bf16* x, int T, int I, const DecodeProduct* list, int count, int choice,
+                const DecodeRopeEpilogue* rope = nullptr) {
+  if (choice > 0) return decode_matmul(ctx, x, T, I, list, count, choice, rope);
+  for (int i = 0; i < count; i++) decode_linear(ctx, list[i].y, x, list[i].W, list[i].bias, T, I, list[i].O);
+}
+
+}  // namespace
+
+int decode_linears(Context& ctx, const bf16* x, int T, int I, std::initializer_list<DecodeProduct> products) {
+  if (T <= 0 || products.size() == 0) return 0;
+  if (products.size() > size_t(kMaxDecodeProducts))
+    throw Error("cuda: decode_linears: at most " + std::to_string(kMaxDecodeProducts) + " products share x");
+  const int count = int(products.size());
+  const int choice = decode_choice(ctx, x, T, I, products.begin(), count);
+  run_choice(ctx, x, T, I, products.begin(), count, choice);
+  return choice;
+}
+
+int decode_qkv_rope(Context& ctx, const bf16* x, int T, int I, const DecodeProduct (&qkv)[3],
+                    const DecodeRopeEpilogue& rope, int Hq, int D) {
+  if (T <= 0) return 0;
+  const int choice = decode_choice(ctx, x, T, I, qkv, 3);
+  if (choice > 0 && decode_rope_epilogue_supported(I, qkv, 3, rope)) {
+    run_choice(ctx, x, T, I, qkv, 3, choice, &rope);
+    return choice;
+  }
+  run_choice(ctx, x, T, I, qkv, 3, choice);
+  decode_rope_kv_write(ctx, qkv[0].y, qkv[1].y, qkv[2].y, rope.k_pool, rope.v_pool, rope.positions, rope.slots,
+                       rope.cos_table, rope.sin_table, T, Hq, rope.Hkv, D);
+  return choice;
 }
 
 }  // namespace r1::cuda

@@ -50,7 +50,7 @@ struct Products {
 
 // Grid (tiles over all products, ceil(T / 64), S); cluster (1, 1, S).
 __global__ void __launch_bounds__(kThreads) decode_matmul_kernel(const bf16* __restrict__ x, int T, int I,
-                                                                 Products p) {
+                                                                 Products p, const DecodeRopeEpilogue rope) {
   extern __shared__ __align__(16) unsigned char smem[];
   bf16* sx = reinterpret_cast<bf16*>(smem);  // [stage][64][kLd]
   bf16* sw = sx + kStages * kTile * kLd;     // [stage][64][kLd]
@@ -141,6 +141,36 @@ __global__ void __launch_bounds__(kThreads) decode_matmul_kernel(const bf16* __r
   const bf16* bias = p.bias[which];
   bf16* y = p.y[which];
   const int O = p.O[which];
+  if (rope.k_pool) {
+    // q/k/v with RoPE and the cache write (decode_rope_kv_write's formulas): this tile is head n0 / 64 of product
+    // `which` (q, k, v); columns c and c + 32 are rotated together, after the bf16 rounding of y.
+    constexpr int kHalf = kTile / 2;
+    const int h = n0 / kTile;
+    for (int e = r_begin * kHalf + int(threadIdx.x); e < r_end * kHalf; e += kThreads) {
+      const int r = e / kHalf, c = e % kHalf, t = t0 + r;
+      float lo = 0.0f, hi = 0.0f;
+      for (int s = 0; s < S; s++) {
+        const float* remote = cluster.map_shared_rank(partial, s);
+        lo += remote[r * kPartialLd + c];
+        hi += remote[r * kPartialLd + c + kHalf];
+      }
+      if (t >= T) continue;
+      if (bias) lo += to_f32(bias[n0 + c]), hi += to_f32(bias[n0 + c + kHalf]);
+      const float a = to_f32(to_bf16(lo)), b = to_f32(to_bf16(hi));
+      const int64_t cache_row = (int64_t(rope.slots[t]) * rope.Hkv + h) * kTile;
+      if (which == 2) {
+        rope.v_pool[cache_row + c] = to_bf16(a), rope.v_pool[cache_row + c + kHalf] = to_bf16(b);
+        continue;
+      }
+      const int64_t angle = int64_t(rope.positions[t]) * kHalf + c;
+      const float cs = rope.cos_table[angle], sn = rope.sin_table[angle];
+      bf16* dst = which == 0 ? y + int64_t(t) * O + n0 : rope.k_pool + cache_row;
+      dst[c] = to_bf16(a * cs - b * sn);
+      dst[c + kHalf] = to_bf16(b * cs + a * sn);
+    }
+    cluster.sync();  // keep this block's shared memory alive until every block of the cluster has read it
+    return;
+  }
   for (int e = r_begin * (kTile / 2) + int(threadIdx.x); e < r_end * (kTile / 2); e += kThreads) {
     const int r = e / (kTile / 2), c = (e % (kTile / 2)) * 2;
     float2 sum = make_float2(0.0f, 0.0f);
@@ -160,6 +190,12 @@ bool aligned16(const void* ptr) { return reinterpret_cast<uintptr_t>(ptr) % 16 =
 
 }  // namespace
 
+bool decode_rope_epilogue_supported(int I, const DecodeProduct* products, int count, const DecodeRopeEpilogue& rope) {
+  return count == 3 && rope.head_dim == kTile && rope.Hkv > 0 && products[1].O == rope.Hkv * kTile &&
+         products[2].O == rope.Hkv * kTile && products[0].O % kTile == 0 && I % kTile == 0 && rope.k_pool &&
+         rope.v_pool && rope.positions && rope.slots && rope.cos_table && rope.sin_table;
+}
+
 bool decode_matmul_supported(const bf16* x, int I, const DecodeProduct* products, int count) {
   if (count < 1 || count > kMaxDecodeProducts || I <= 0 || I % kTile != 0 || !aligned16(x)) return false;
   for (int i = 0; i < count; i++) {
@@ -169,8 +205,11 @@ bool decode_matmul_supported(const bf16* x, int I, const DecodeProduct* products
   return true;
 }
 
-void decode_matmul(Context& ctx, const bf16* x, int T, int I, const DecodeProduct* products, int count, int splits) {
+void decode_matmul(Context& ctx, const bf16* x, int T, int I, const DecodeProduct* products, int count, int splits,
+                   const DecodeRopeEpilogue* rope) {
   if (T <= 0) return;
+  if (rope && !decode_rope_epilogue_supported(I, products, count, *rope))
+    throw Error("cuda: decode_matmul: the RoPE epilogue needs q, k, v products of head dim 64");
   if (!decode_matmul_supported(x, I, products, count))
     throw Error("cuda: decode_matmul: unsupported shape (I = " + std::to_string(I) +
                 " and every output width must be multiples of 64, pointers 16-byte aligned, 1-3 products)");
@@ -212,7 +251,8 @@ void decode_matmul(Context& ctx, const bf16* x, int T, int I, const DecodeProduc
   attr[1].val.programmaticStreamSerializationAllowed = 1;
   cfg.attrs = attr;
   cfg.numAttrs = 2;
-  R1_CUDA_CHECK("decode_matmul", cudaLaunchKernelEx(&cfg, decode_matmul_kernel, x, T, I, p));
+  R1_CUDA_CHECK("decode_matmul", cudaLaunchKernelEx(&cfg, decode_matmul_kernel, x, T, I, p,
+                                                    rope ? *rope : DecodeRopeEpilogue{}));
 }
 
 }  // namespace r1::cuda

@@ -56,8 +56,22 @@ struct DecodeProduct {
   bf16* y;
   int O;
 };
+// decode_rope_kv_write folded into the q/k/v product's epilogue (head dim 64: an output tile is one head).
+// Products 0, 1, 2 are q, k, v: q is rotated into its y, the rotated k and v go to their cache slots (their y are
+// not written). The same formulas and bf16 rounding points as the two kernels it replaces.
+struct DecodeRopeEpilogue {
+  const int32_t* positions = nullptr;
+  const int32_t* slots = nullptr;
+  const float* cos_table = nullptr;
+  const float* sin_table = nullptr;
+  bf16* k_pool = nullptr;  // null: no epilogue
+  bf16* v_pool = nullptr;
+  int Hkv = 0, head_dim = 0;
+};
 bool decode_matmul_supported(const bf16* x, int I, const DecodeProduct* products, int count);
-void decode_matmul(Context& ctx, const bf16* x, int T, int I, const DecodeProduct* products, int count, int splits);
+bool decode_rope_epilogue_supported(int I, const DecodeProduct* products, int count, const DecodeRopeEpilogue& rope);
+void decode_matmul(Context& ctx, const bf16* x, int T, int I, const DecodeProduct* products, int count, int splits,
+                   const DecodeRopeEpilogue* rope = nullptr);
 
 // ---- measured GEMM choice (decode_gemm.cpp) ----
 // linear_forward / lm_head_logits, except that the first call for a shape (and pointer alignments) times every
@@ -70,6 +84,11 @@ void decode_lm_head(Context& ctx, float* logits, const bf16* x, const bf16* W, i
 // cached in ctx's GemmCache; a capture before any measurement uses cuBLASLt. Returns the choice (0 = cuBLASLt,
 // else the splits), which the benchmarks print.
 int decode_linears(Context& ctx, const bf16* x, int T, int I, std::initializer_list<DecodeProduct> products);
+// q/k/v = x W^T (+ b), then RoPE + the cache write: decode_linears' choice for the three products, with the rope
+// in our kernel's epilogue when that kernel is chosen and the shapes allow (decode_rope_epilogue_supported), else
+// decode_rope_kv_write after. Hq * D is the q width. Returns the choice as decode_linears does.
+int decode_qkv_rope(Context& ctx, const bf16* x, int T, int I, const DecodeProduct (&qkv)[3],
+                    const DecodeRopeEpilogue& rope, int Hq, int D);
 
 // ---- paged decode attention (decode_attention.cu) ----
 // One query token per sequence: q, out [B, Hq, D]; sequence b attends to its first lens[b] cached tokens

@@ -260,19 +260,19 @@ void GpuForward::decode_kernels(int Bp) {
   static int sms = num_sms();
   const auto plan = cuda::plan_decode_attention(Bp, Hkv, max_len_, sms);
 
-  // Fused where it saves launches (bitwise the same results): RoPE + cache write, and every residual add with
-  // the RMSNorm that follows it (the next layer's input norm, or the final norm).
+  // Fused where it saves launches (the same formulas and rounding points): RoPE + cache write (into the q/k/v
+  // product's epilogue when our kernel computes it), and every residual add with the RMSNorm that follows it (the
+  // next layer's input norm, or the final norm).
   const int F = c_.intermediate_size, QD = Hq * D;
   const float eps = c_.rms_norm_eps;
   cuda::embedding_forward(ctx_, dx_.get(), ids, embed_, Bp, C);
   cuda::rmsnorm_forward(ctx_, dn_.get(), drstd_.get(), dx_.get(), layers_[0].input_norm, Bp, C, eps);
   for (int l = 0; l < c_.num_hidden_layers; l++) {
     const Layer& w = layers_[size_t(l)];
-    cuda::decode_linears(ctx_, dn_.get(), Bp, C,
-                         {{w.q_w, w.q_b, dq_.get(), Hq * D}, {w.k_w, w.k_b, dk_.get(), Hkv * D},
-                          {w.v_w, w.v_b, dv_.get(), Hkv * D}});
-    cuda::decode_rope_kv_write(ctx_, dq_.get(), dk_.get(), dv_.get(), k_pool(l), v_pool(l), pos, slot, rope_cos_.get(),
-                               rope_sin_.get(), Bp, Hq, Hkv, D);
+    const cuda::DecodeProduct qkv[3] = {{w.q_w, w.q_b, dq_.get(), Hq * D}, {w.k_w, w.k_b, dk_.get(), Hkv * D},
+                                        {w.v_w, w.v_b, dv_.get(), Hkv * D}};
+    const cuda::DecodeRopeEpilogue rope{pos, slot, rope_cos_.get(), rope_sin_.get(), k_pool(l), v_pool(l), Hkv, D};
+    cuda::decode_qkv_rope(ctx_, dn_.get(), Bp, C, qkv, rope, Hq, D);
     cuda::paged_decode_attention(ctx_, datt_.get(), nullptr, dq_.get(), k_pool(l), v_pool(l), indptr, indices, lens,
                                  Bp, Hq, Hkv, D, page_size_, plan, dwork_.get());
     cuda::decode_linears(ctx_, datt_.get(), Bp, QD, {{w.o_w, w.o_b, dtmp_.get(), C}});
