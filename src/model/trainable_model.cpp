@@ -1,11 +1,10 @@
 // Device names and the model factory registry (the CPU factory is built in; GPU backends register theirs).
 #include "model/trainable_model.h"
 
-#include <map>
-#include <mutex>
 #include <string>
 
 #include "core/config.h"
+#include "core/device_registry.h"
 #include "core/error.h"
 #include "model/checkpoint_io.h"
 #include "model/transformer.h"
@@ -51,31 +50,18 @@ void validate_batch(const ModelConfig& c, const PackedBatch& batch) {
 
 namespace {
 
-std::mutex& registry_mutex() {
-  static std::mutex m;
-  return m;
-}
-
-std::map<Device, ModelFactory>& registry() {
-  static std::map<Device, ModelFactory> r;
+DeviceRegistry<ModelFactory>& registry() {
+  static DeviceRegistry<ModelFactory> r;
   return r;
 }
 
 }  // namespace
 
-void register_model_factory(Device device, ModelFactory factory) {
-  std::lock_guard<std::mutex> lock(registry_mutex());
-  registry()[device] = std::move(factory);
-}
+void register_model_factory(Device device, ModelFactory factory) { registry().set(device, std::move(factory)); }
 
 std::unique_ptr<TrainableModel> make_model(const ModelConfig& config, Device device) {
   if (device == Device::CPU) return std::make_unique<Transformer>(config);
-  ModelFactory factory;
-  {
-    std::lock_guard<std::mutex> lock(registry_mutex());
-    auto it = registry().find(device);
-    if (it != registry().end()) factory = it->second;
-  }
+  const ModelFactory factory = registry().find(device);
   if (!factory)
     throw Error(std::string("device '") + device_name(device) +
                 "' is not available: this r1 was built without its backend (the CUDA backend needs nvcc at build "
