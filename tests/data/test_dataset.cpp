@@ -7,6 +7,7 @@
 #include "core/error.h"
 #include "data/dataset.h"
 #include "data/jsonl.h"
+#include "support/error_of.h"
 #include "temp_file.h"
 
 using r1::data::testing::TempFile;
@@ -27,12 +28,7 @@ std::set<std::string> keys_of(const nlohmann::json& object) {
 }
 
 std::string error_of(const std::string& path, const std::string& preset) {
-  try {
-    load_dataset(path, preset);
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
+  return test::error_of([&] { load_dataset(path, preset); });
 }
 
 }  // namespace

@@ -3,6 +3,7 @@
 
 #include "core/error.h"
 #include "data/jsonl.h"
+#include "support/error_of.h"
 #include "temp_file.h"
 
 using r1::data::testing::TempFile;
@@ -13,12 +14,7 @@ namespace r1::data {
 namespace {
 
 std::string error_of(const std::string& path) {
-  try {
-    read_jsonl(path);
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
+  return test::error_of([&] { read_jsonl(path); });
 }
 
 }  // namespace

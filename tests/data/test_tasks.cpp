@@ -10,6 +10,7 @@
 #include "data/countdown.h"
 #include "data/linear_equation.h"
 #include "data/tasks.h"
+#include "support/error_of.h"
 
 using ::testing::HasSubstr;
 
@@ -40,12 +41,7 @@ std::string identity(const Problem& p) {
 }
 
 std::string error_of(const std::string& task, const TaskOptions& o) {
-  try {
-    generate_task(task, o);
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
+  return test::error_of([&] { generate_task(task, o); });
 }
 
 }  // namespace

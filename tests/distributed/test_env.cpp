@@ -5,6 +5,7 @@
 #include <string>
 
 #include "core/error.h"
+#include "support/error_of.h"
 #include "train/distributed/env.h"
 
 namespace r1::dist {
@@ -18,12 +19,7 @@ DistEnv parse(const std::map<std::string, std::string>& vars) {
 }
 
 std::string error_of(const std::map<std::string, std::string>& vars) {
-  try {
-    parse(vars);
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
+  return test::error_of([&] { parse(vars); });
 }
 
 TEST(DistEnv, NoLauncherVariablesMeansOneProcess) {

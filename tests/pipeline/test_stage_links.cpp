@@ -7,24 +7,17 @@
 
 #include "core/config.h"
 #include "core/error.h"
+#include "support/error_of.h"
 #include "support/micro_model.h"
 #include "rl/pipeline.h"
 
 using namespace r1;
+using r1::test::error_of;
 namespace fs = std::filesystem;
 
 namespace {
 
 Config job(nlohmann::ordered_json v) { return Config(std::move(v), "job.yaml"); }
-
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
 
 }  // namespace
 

@@ -6,20 +6,14 @@
 #include "core/error.h"
 #include "rewards/reward.h"
 #include "rewards/thread_pool.h"
+#include "support/error_of.h"
 
 namespace r1::rewards {
 namespace {
 
-const char* kGood = "<think>2 + 2 = 4</think>\n<answer>4</answer>";
+using r1::test::error_of;
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
+const char* kGood = "<think>2 + 2 = 4</think>\n<answer>4</answer>";
 
 TEST(Reward, RegistryKnowsTheBuiltins) {
   const auto names = reward_names();
