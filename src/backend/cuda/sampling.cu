@@ -84,59 +84,31 @@ struct Row {
 };
 
 // ---- block reductions (fixed order: deterministic) ----
-__device__ float block_max_f(float v, Shared& sh) {
-  v = warp_max(v);
-  __syncthreads();
-  if (threadIdx.x % 32 == 0) sh.fred[threadIdx.x / 32] = v;
-  __syncthreads();
-  float r = sh.fred[0];
-  for (int w = 1; w < kWarps; w++) r = fmaxf(r, sh.fred[w]);
-  return r;
-}
-__device__ float block_min_f(float v, Shared& sh) { return -block_max_f(-v, sh); }
-__device__ int block_min_i(int v, Shared& sh) {
+// v reduced with op over the block (warp shuffles, then the warps' results in warp order); every thread gets the
+// result. `slots` holds kWarps values in shared memory; the leading barrier protects the previous call's reads.
+template <typename T, typename Op>
+__device__ T block_reduce(T v, T* slots, Op op) {
 #pragma unroll
-  for (int o = 16; o > 0; o >>= 1) v = min(v, __shfl_xor_sync(0xffffffffu, v, o));
+  for (int o = 16; o > 0; o >>= 1) v = op(v, __shfl_xor_sync(0xffffffffu, v, o));
   __syncthreads();
-  if (threadIdx.x % 32 == 0) sh.ired[threadIdx.x / 32] = v;
+  if (threadIdx.x % 32 == 0) slots[threadIdx.x / 32] = v;
   __syncthreads();
-  int r = sh.ired[0];
-  for (int w = 1; w < kWarps; w++) r = min(r, sh.ired[w]);
+  T r = slots[0];
+  for (int w = 1; w < kWarps; w++) r = op(r, slots[w]);
   return r;
 }
-__device__ double block_sum_d(double v, Shared& sh) {
-#pragma unroll
-  for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
-  __syncthreads();
-  if (threadIdx.x % 32 == 0) sh.dred[threadIdx.x / 32] = v;
-  __syncthreads();
-  double r = 0;
-  for (int w = 0; w < kWarps; w++) r += sh.dred[w];
-  return r;
-}
-__device__ u64 block_sum_u(u64 v, Shared& sh) {
-#pragma unroll
-  for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
-  __syncthreads();
-  if (threadIdx.x % 32 == 0) sh.ured[threadIdx.x / 32] = v;
-  __syncthreads();
-  u64 r = 0;
-  for (int w = 0; w < kWarps; w++) r += sh.ured[w];
-  return r;
-}
-__device__ uint32_t block_minmax_key(uint32_t v, bool want_max, Shared& sh) {
-#pragma unroll
-  for (int o = 16; o > 0; o >>= 1) {
-    const uint32_t x = __shfl_xor_sync(0xffffffffu, v, o);
-    v = want_max ? max(v, x) : min(v, x);
-  }
-  __syncthreads();
-  if (threadIdx.x % 32 == 0) sh.kred[threadIdx.x / 32] = v;
-  __syncthreads();
-  uint32_t r = sh.kred[0];
-  for (int w = 1; w < kWarps; w++) r = want_max ? max(r, sh.kred[w]) : min(r, sh.kred[w]);
-  return r;
-}
+struct Sum {
+  template <typename T>
+  __device__ T operator()(T a, T b) const { return a + b; }
+};
+struct Min {
+  template <typename T>
+  __device__ T operator()(T a, T b) const { return min(a, b); }
+};
+struct Max {
+  template <typename T>
+  __device__ T operator()(T a, T b) const { return max(a, b); }
+};
 // Exclusive prefix sum over the block in thread order; *total gets the sum.
 __device__ u64 block_exclusive_scan(u64 v, u64* total, Shared& sh) {
   const int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
@@ -333,7 +305,7 @@ __device__ Pick select(const Row& r, Shared& sh, int mode, u64 target, int64_t t
         // Count mode skipped the weights above: sum those of the bin's first pos + 1 tokens.
         u64 part = 0;
         for (int i = threadIdx.x; i <= pos; i += kThreads) part += r.qweight(key_value(~uint32_t(sh.cand[i] >> 32)));
-        const u64 s = block_sum_u(part, sh);
+        const u64 s = block_reduce(part, sh.ured, Sum{});
         if (threadIdx.x == 0) sh.pick_cum = before + s;
         __syncthreads();
       }
@@ -351,8 +323,8 @@ __device__ Pick select(const Row& r, Shared& sh, int mode, u64 target, int64_t t
         kmn = min(kmn, k), kmx = max(kmx, k);
       }
     }
-    kmn = block_minmax_key(kmn, false, sh);
-    kmx = block_minmax_key(kmx, true, sh);
+    kmn = block_reduce(kmn, sh.kred, Min{});
+    kmx = block_reduce(kmx, sh.kred, Max{});
     if (kmn == kmx || level + 1 >= kMaxLevels) {
       // A run of equal logits (every weight w): position r within it, then the r-th of them by id.
       const u64 w = r.qweight(key_value(kmn));
@@ -458,13 +430,13 @@ __global__ void __launch_bounds__(kThreads, 2)
   } else {
     for (int v = threadIdx.x; v < V; v += kThreads) visit_a(z[v], v);
   }
-  const float row_max = block_max_f(mx, sh);
-  mn = block_min_f(mn, sh);
+  const float row_max = block_reduce(mx, sh.fred, Max{});
+  mn = block_reduce(mn, sh.fred, Min{});
   // Threads visit ids out of order across iterations, so "first" is only per thread: keep it where it is the
   // row's maximum and take the smallest.
-  first = block_min_i(mx == row_max ? first : INT_MAX, sh);
+  first = block_reduce(mx == row_max ? first : INT_MAX, sh.ired, Min{});
   mx = row_max;
-  const int any_nan = block_min_i(nan_seen ? 0 : 1, sh) == 0;
+  const int any_nan = block_reduce(nan_seen ? 0 : 1, sh.ired, Min{}) == 0;
   if (any_nan || first == INT_MAX) {
     if (threadIdx.x == 0) token[b] = -1, logprob[b] = NAN, sampling_logprob[b] = NAN;
     return;
@@ -522,7 +494,7 @@ __global__ void __launch_bounds__(kThreads, 2)
   } else {
     for (int v = seg0 + lane; v < seg1; v += 32) visit_b(z[v]);
   }
-  s1 = block_sum_d(s1, sh);
+  s1 = block_reduce(s1, sh.dred, Sum{});
   const double lse1 = double(mx) + log(s1);
   if (greedy) {
     if (threadIdx.x == 0) {
@@ -536,7 +508,7 @@ __global__ void __launch_bounds__(kThreads, 2)
 #pragma unroll
   for (int o = 16; o > 0; o >>= 1) warp_total += __shfl_xor_sync(0xffffffffu, warp_total, o);
   if (lane == 0) sh.seg_mass[warp] = warp_total;
-  const u64 total_all = block_sum_u(total_local, sh);  // also a barrier for seg_mass and the histogram
+  const u64 total_all = block_reduce(total_local, sh.ured, Sum{});  // also a barrier for seg_mass and the histogram
 
   if (!truncated) {
     // No truncation: the CPU sampler walks the vocabulary in id order (its candidate list is never sorted),
