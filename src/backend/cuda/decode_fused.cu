@@ -8,6 +8,7 @@
 #include "backend/cuda/common.cuh"
 #include "backend/cuda/decode_ops.h"
 #include "backend/cuda/pdl.cuh"
+#include "backend/cuda/rmsnorm_row.cuh"
 
 namespace r1::cuda {
 
@@ -64,11 +65,7 @@ __global__ void add_rmsnorm_kernel(bf16* __restrict__ x, const bf16* __restrict_
     const float v = to_f32(y);
     ss += v * v;
   }
-  const float r = rsqrtf(warp_sum(ss) / C + eps);
-  if (lane == 0) rstd[t] = r;
-  bf16* ot = out + int64_t(t) * C;
-#pragma unroll 4
-  for (int c = lane; c < C; c += 32) ot[c] = to_bf16(to_f32(xt[c]) * r * to_f32(w[c]));
+  rmsnorm_row_finish(out + int64_t(t) * C, rstd + t, xt, w, ss, C, eps);
 }
 
 // Eight outputs per thread (16-byte loads and stores) when F % 8 == 0; the formula of swiglu_forward.

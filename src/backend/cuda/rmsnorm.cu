@@ -5,6 +5,7 @@
 // the weight gradient is deterministic without atomics.
 #include "backend/cuda/common.cuh"
 #include "backend/cuda/ops.h"
+#include "backend/cuda/rmsnorm_row.cuh"
 
 namespace r1::cuda {
 
@@ -24,11 +25,7 @@ __global__ void rmsnorm_forward_kernel(bf16* __restrict__ out, float* __restrict
     const float v = to_f32(xt[c]);
     ss += v * v;
   }
-  const float r = rsqrtf(warp_sum(ss) / C + eps);
-  if (lane == 0) rstd[t] = r;
-  bf16* ot = out + int64_t(t) * C;
-#pragma unroll 4
-  for (int c = lane; c < C; c += 32) ot[c] = to_bf16(to_f32(xt[c]) * r * to_f32(w[c]));
+  rmsnorm_row_finish(out + int64_t(t) * C, rstd + t, xt, w, ss, C, eps);
 }
 
 // __restrict__ and the unrolling matter here: without them every loop iteration waited on its own loads (ncu:
