@@ -129,6 +129,10 @@ void decode_lm_head(Context& ctx, float* logits, const bf16* x, const bf16* W, i
 
 namespace {
 
+void cublas_products(Context& ctx, const bf16* x, int T, int I, const DecodeProduct* list, int count) {
+  for (int i = 0; i < count; i++) decode_linear(ctx, list[i].y, x, list[i].W, list[i].bias, T, I, list[i].O);
+}
+
 // The measured choice for products sharing x (0 = cuBLASLt, else our kernel's splits), tuned the first time the
 // shape is seen outside a graph capture (the tuning runs leave their outputs behind, which the caller overwrites);
 // a capture before any measurement gets cuBLASLt.
@@ -139,10 +143,8 @@ int decode_choice(Context& ctx, const bf16* x, int T, int I, const DecodeProduct
   auto& choices = ctx.gemm_cache().decode_splits;
   auto found = choices.find(key);
   if (found != choices.end()) return found->second;
-  auto cublas = [&] {
-    for (int i = 0; i < count; i++) decode_linear(ctx, list[i].y, x, list[i].W, list[i].bias, T, I, list[i].O);
-  };
   if (capturing(ctx, "decode_linears")) return 0;
+  auto cublas = [&] { cublas_products(ctx, x, T, I, list, count); };
   // Candidates: cuBLASLt (each product tuned by decode_linear) and our kernel at 1, 2, 3, 4, 6, 8 splits.
   cublas();
   ColdTimer timer(ctx, "decode_linears");
@@ -161,7 +163,7 @@ int decode_choice(Context& ctx, const bf16* x, int T, int I, const DecodeProduct
 void run_choice(Context& ctx, const bf16* x, int T, int I, const DecodeProduct* list, int count, int choice,
                 const DecodeRopeEpilogue* rope = nullptr) {
   if (choice > 0) return decode_matmul(ctx, x, T, I, list, count, choice, rope);
-  for (int i = 0; i < count; i++) decode_linear(ctx, list[i].y, x, list[i].W, list[i].bias, T, I, list[i].O);
+  cublas_products(ctx, x, T, I, list, count);
 }
 
 }  // namespace
