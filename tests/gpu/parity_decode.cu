@@ -26,6 +26,7 @@
 #include <string>
 #include <vector>
 
+#include "backend/cpu/ops.h"
 #include "backend/cpu/paged_attention.h"
 #include "backend/cuda/check.h"
 #include "backend/cuda/decode_ops.h"
@@ -365,17 +366,13 @@ double worst_greedy_margin(r1::Transformer& model, const r1::ModelConfig& c, con
     batch.add_sequence(seq);
     model.reserve(batch.num_tokens());
     model.forward(batch);
-    const float* h = model.hidden();
-    for (size_t k = 0; k < cpl.tokens.size(); k++) {
-      const float* hk = h + (prompt.size() - 1 + k) * size_t(C);
-      double best = -INFINITY, chosen = 0;
-      for (int v = 0; v < V; v++) {
-        double z = 0;
-        for (int j = 0; j < C; j++) z += double(hk[j]) * W[size_t(v) * C + j];
-        best = std::max(best, z);
-        if (v == cpl.tokens[k]) chosen = z;
-      }
-      worst = std::max(worst, best - chosen);
+    // Logits of the positions that predicted the completion's tokens: the last prompt token's onwards.
+    const int n = int(cpl.tokens.size());
+    std::vector<float> logits(size_t(n) * V);
+    r1::cpu::lm_head_logits(logits.data(), model.hidden() + (prompt.size() - 1) * size_t(C), W, n, C, V);
+    for (int k = 0; k < n; k++) {
+      const float* z = logits.data() + size_t(k) * V;
+      worst = std::max(worst, double(*std::max_element(z, z + V)) - z[cpl.tokens[size_t(k)]]);
     }
   }
   return worst;
