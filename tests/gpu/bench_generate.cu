@@ -4,6 +4,7 @@
 // model.generate), which prints the same table. Each configuration runs once to warm up (cuBLASLt algorithm
 // choice, CUDA graph capture) and is then timed; with graphs and without (every kernel launched eagerly).
 // Usage: bench_generate [--breakdown] [batch ...]   (default 64 256; --breakdown: only the per-op timings)
+#include <cuda_profiler_api.h>
 #include <cuda_runtime.h>
 
 #include <cstdio>
@@ -21,6 +22,9 @@
 #include "model/param_layout.h"
 
 namespace {
+
+bool g_candidates = false;  // --candidates: the breakdown lists every product kernel's time
+bool g_profile = false;     // --profile: + one run of cuBLASLt and of our 3 fastest inside cudaProfilerStart/Stop
 
 using r1::cuda::bf16;
 
@@ -138,7 +142,7 @@ void breakdown(const r1::ModelConfig& c, const bf16* w, const r1::ParamLayout& l
     const double t_cublas = time_cold_ms([&] {
       for (const P& p : ps) r1::cuda::decode_linear(ctx, p.y, gx, p.W, p.bias, B, g.I, p.O);
     });
-    int choice = 0;
+    r1::cuda::DecodeKernel choice;
     const double t_ours = time_cold_ms([&] {
       choice = ps.size() == 1   ? r1::cuda::decode_linears(ctx, gx, B, g.I, {ps[0]})
                : ps.size() == 2 ? r1::cuda::decode_linears(ctx, gx, B, g.I, {ps[0], ps[1]})
@@ -146,9 +150,27 @@ void breakdown(const r1::ModelConfig& c, const bf16* w, const r1::ParamLayout& l
     });
     double bytes = 0;
     for (const P& p : ps) bytes += double(g.I) * p.O * 2;
+    if (g_candidates) {  // every kernel decode_linears weighs, fastest first
+      auto times = r1::cuda::time_decode_kernels(ctx, gx, B, g.I, ps.data(), int(ps.size()));
+      std::sort(times.begin(), times.end(), [](const auto& a, const auto& b) { return a.second < b.second; });
+      std::printf("\n    %s B=%d:", g.name, B);
+      for (size_t i = 0; i < times.size(); i++)
+        if (i < 8 || !times[i].first.ours())
+          std::printf(" %s %.1f us%s", times[i].first.name().c_str(), 1e3 * times[i].second,
+                      i + 1 < times.size() ? "," : "");
+      std::printf("\n   ");
+      if (g_profile) {  // for `ncu --profile-from-start off`: each kernel once, after its warm-up above
+        cudaProfilerStart();
+        for (const P& p : ps) r1::cuda::decode_linear(ctx, p.y, gx, p.W, p.bias, B, g.I, p.O);
+        int runs = 0;
+        for (const auto& [kernel, ms] : times)
+          if (kernel.ours() && runs++ < 3) r1::cuda::decode_matmul(ctx, gx, B, g.I, ps.data(), int(ps.size()), kernel);
+        cudaProfilerStop();
+      }
+    }
     layer_cublas += t_cublas, layer_ours += t_ours;
     std::printf(" %s %.1f -> %.1f us (%s, %.0f GB/s)", g.name, 1e3 * t_cublas, 1e3 * t_ours,
-                choice ? ("ours x" + std::to_string(choice)).c_str() : "cuBLASLt", bytes / (t_ours * 1e-3) / 1e9);
+                choice.name().c_str(), bytes / (t_ours * 1e-3) / 1e9);
   }
   std::printf("; per layer %.3f -> %.3f ms, x%d = %.3f -> %.3f ms\n", layer_cublas, layer_ours, c.num_hidden_layers,
               layer_cublas * c.num_hidden_layers, layer_ours * c.num_hidden_layers);
@@ -172,6 +194,8 @@ int main(int argc, char** argv) {
     bool breakdown_only = false;  // --breakdown: only the per-op timings (for profilers)
     for (int i = 1; i < argc; i++) {
       if (std::string(argv[i]) == "--breakdown") breakdown_only = true;
+      else if (std::string(argv[i]) == "--candidates") g_candidates = true;
+      else if (std::string(argv[i]) == "--profile") g_candidates = g_profile = true;
       else batches.push_back(std::atoi(argv[i]));
     }
     if (batches.empty()) batches = {64, 256};

@@ -22,6 +22,7 @@
 #include <map>
 #include <stdexcept>
 #include <cstdio>
+#include <optional>
 #include <random>
 #include <string>
 #include <vector>
@@ -128,10 +129,11 @@ void check_kv_ops(r1::cuda::Context& ctx) {
 }
 
 // ---------------------------------------------------------------------------------------------------------
-// decode_matmul (splits = 0: through decode_linears' measured choice) vs a double-precision product of the same
+// decode_matmul (no kernel given: through decode_linears' measured choice) vs a double-precision product of the same
 // bf16 inputs, per product: relative L2 error and max error relative to the largest output (bf16 rounding of
 // the output is ~2^-9); a second launch must reproduce the first bit for bit (the cluster adds in rank order).
-void check_decode_matmul(r1::cuda::Context& ctx, int T, int I, const std::vector<int>& outs, bool bias, int splits) {
+void check_decode_matmul(r1::cuda::Context& ctx, int T, int I, const std::vector<int>& outs, bool bias,
+                         std::optional<r1::cuda::DecodeKernel> kernel) {
   const Vec x = randn(size_t(T) * I, 1.0f);
   bf16* dx = upload_bf16(x);
   std::vector<Vec> W, b;
@@ -144,15 +146,15 @@ void check_decode_matmul(r1::cuda::Context& ctx, int T, int I, const std::vector
     products.push_back({upload_bf16(W.back()), bias ? upload_bf16(b.back()) : nullptr, dy, O});
   }
   auto launch = [&] {
-    if (splits > 0) {
-      r1::cuda::decode_matmul(ctx, dx, T, I, products.data(), int(products.size()), splits);
-      return splits;
+    if (kernel) {
+      r1::cuda::decode_matmul(ctx, dx, T, I, products.data(), int(products.size()), *kernel);
+      return *kernel;
     }
     if (products.size() == 1) return r1::cuda::decode_linears(ctx, dx, T, I, {products[0]});
     if (products.size() == 2) return r1::cuda::decode_linears(ctx, dx, T, I, {products[0], products[1]});
     return r1::cuda::decode_linears(ctx, dx, T, I, {products[0], products[1], products[2]});
   };
-  const int used = launch();
+  const r1::cuda::DecodeKernel used = launch();
   std::vector<Vec> first;
   for (const auto& p : products) first.push_back(download_bf16(p.y, size_t(T) * p.O));
   launch();
@@ -178,9 +180,9 @@ void check_decode_matmul(r1::cuda::Context& ctx, int T, int I, const std::vector
   for (int O : outs) shape += (shape.empty() ? "" : "+") + std::to_string(O);
   char name[160], detail[160];
   std::snprintf(name, sizeof(name), "decode_matmul T=%d I=%d O=%s%s %s", T, I, shape.c_str(), bias ? " +bias" : "",
-                splits > 0 ? ("splits " + std::to_string(splits)).c_str() : "(measured choice)");
+                kernel ? kernel->name().c_str() : "(measured choice)");
   std::snprintf(detail, sizeof(detail), "rel %.2e, max/|ref| %.2e, repeat %s, used %s", worst_rel, worst_max,
-                repeat_equal ? "bitwise" : "DIFFERS", used ? ("ours x" + std::to_string(used)).c_str() : "cuBLASLt");
+                repeat_equal ? "bitwise" : "DIFFERS", used.name().c_str());
   report(name, worst_rel <= 4e-3 && worst_max <= 8e-3 && repeat_equal, detail);
   cudaFree(dx);
   for (auto& p : products) cudaFree(const_cast<bf16*>(p.W)), cudaFree(const_cast<bf16*>(p.bias)), cudaFree(p.y);
@@ -190,7 +192,7 @@ void check_decode_matmul(r1::cuda::Context& ctx, int T, int I, const std::vector
 // then decode_rope_kv_write): rotated q, and the K/V rows in their (scattered) cache slots. Both round y to bf16
 // before rotating with the same formulas; only the compiler's FMA contraction of a * cos - b * sin may differ, so
 // the outputs must agree to one bf16 rounding.
-void check_qkv_rope(r1::cuda::Context& ctx, int T, int splits) {
+void check_qkv_rope(r1::cuda::Context& ctx, int T, const r1::cuda::DecodeKernel& kernel) {
   const int I = 896, Hq = 14, Hkv = 2, D = 64, QD = Hq * D, KD = Hkv * D, max_pos = 512, slots_total = 4 * T + 7;
   const Vec x = randn(size_t(T) * I, 1.0f);
   std::vector<Vec> W{randn(size_t(QD) * I, 0.03f), randn(size_t(KD) * I, 0.03f), randn(size_t(KD) * I, 0.03f)};
@@ -217,8 +219,8 @@ void check_qkv_rope(r1::cuda::Context& ctx, int T, int splits) {
   for (int k = 0; k < 2; k++)
     products[k] = {{dW[0], db[0], out[k].q, QD}, {dW[1], db[1], out[k].k, KD}, {dW[2], db[2], out[k].v, KD}};
   const r1::cuda::DecodeRopeEpilogue rope{dpos, dslot, dcos, dsin, out[0].kp, out[0].vp, Hkv, D};
-  r1::cuda::decode_matmul(ctx, dx, T, I, products[0].data(), 3, splits, &rope);
-  r1::cuda::decode_matmul(ctx, dx, T, I, products[1].data(), 3, splits);
+  r1::cuda::decode_matmul(ctx, dx, T, I, products[0].data(), 3, kernel, &rope);
+  r1::cuda::decode_matmul(ctx, dx, T, I, products[1].data(), 3, kernel);
   r1::cuda::decode_rope_kv_write(ctx, out[1].q, out[1].k, out[1].v, out[1].kp, out[1].vp, dpos, dslot, dcos, dsin, T,
                                  Hq, Hkv, D);
   ctx.synchronize("parity qkv rope");
@@ -237,7 +239,7 @@ void check_qkv_rope(r1::cuda::Context& ctx, int T, int splits) {
   compare(out[0].kp, out[1].kp, pool_n);
   compare(out[0].vp, out[1].vp, pool_n);
   char name[128], detail[160];
-  std::snprintf(name, sizeof name, "q/k/v product + RoPE epilogue T=%d splits %d", T, splits);
+  std::snprintf(name, sizeof name, "q/k/v product + RoPE epilogue T=%d %s", T, kernel.name().c_str());
   std::snprintf(detail, sizeof detail, "vs product + decode_rope_kv_write: %zu of %zu values differ, max rel %.2e",
                 differ, n, worst);
   report(name, worst <= 8e-3, detail);  // one bf16 rounding (2^-8 relative) at most
@@ -526,17 +528,33 @@ int main() {
   try {
     r1::cuda::Context ctx;
     check_kv_ops(ctx);
-    check_decode_matmul(ctx, 1, 896, {896, 128, 128}, true, 1);
-    check_decode_matmul(ctx, 1, 896, {896, 128, 128}, true, 4);
-    check_decode_matmul(ctx, 64, 896, {896, 128, 128}, true, 3);
-    check_decode_matmul(ctx, 200, 256, {192}, false, 2);
-    check_decode_matmul(ctx, 256, 4864, {896}, false, 8);
-    check_decode_matmul(ctx, 130, 896, {4864, 4864}, false, 1);
-    check_decode_matmul(ctx, 256, 896, {896, 128, 128}, true, 0);
-    check_decode_matmul(ctx, 256, 4864, {896}, false, 0);
-    check_qkv_rope(ctx, 1, 1);
-    check_qkv_rope(ctx, 64, 3);
-    check_qkv_rope(ctx, 200, 4);
+    using K = r1::cuda::DecodeKernel;
+    check_decode_matmul(ctx, 1, 896, {896, 128, 128}, true, K::mma(1));
+    check_decode_matmul(ctx, 1, 896, {896, 128, 128}, true, K::mma(4));
+    check_decode_matmul(ctx, 64, 896, {896, 128, 128}, true, K::mma(3));
+    check_decode_matmul(ctx, 200, 256, {192}, false, K::mma(2));
+    check_decode_matmul(ctx, 256, 4864, {896}, false, K::mma(8));
+    check_decode_matmul(ctx, 130, 896, {4864, 4864}, false, K::mma(1));
+    if (r1::cuda::decode_wgmma_available()) {
+      check_decode_matmul(ctx, 1, 896, {896, 128, 128}, true, K::warpgroup(64, 64, 1));
+      check_decode_matmul(ctx, 64, 896, {896, 128, 128}, true, K::warpgroup(128, 64, 6));
+      check_decode_matmul(ctx, 256, 896, {896, 128, 128}, true, K::warpgroup(128, 256, 4));
+      check_decode_matmul(ctx, 200, 256, {192}, false, K::warpgroup(64, 128, 2));
+      check_decode_matmul(ctx, 256, 4864, {896}, false, K::warpgroup(128, 256, 8));
+      check_decode_matmul(ctx, 130, 896, {4864, 4864}, false, K::warpgroup(64, 256, 3));
+      check_decode_matmul(ctx, 300, 896, {896}, false, K::warpgroup(128, 128, 1));
+      check_decode_matmul(ctx, 77, 4864, {896}, false, K::warpgroup(64, 128, 8));
+    }
+    check_decode_matmul(ctx, 256, 896, {896, 128, 128}, true, std::nullopt);
+    check_decode_matmul(ctx, 256, 4864, {896}, false, std::nullopt);
+    check_decode_matmul(ctx, 64, 896, {9728}, false, std::nullopt);
+    check_qkv_rope(ctx, 1, K::mma(1));
+    check_qkv_rope(ctx, 64, K::mma(3));
+    check_qkv_rope(ctx, 200, K::mma(4));
+    if (r1::cuda::decode_wgmma_available()) {
+      check_qkv_rope(ctx, 64, K::warpgroup(64, 64, 3));
+      check_qkv_rope(ctx, 200, K::warpgroup(128, 256, 4));
+    }
     check_attention(ctx, 14, 2, 64, {1, 15, 16, 17, 100, 300, 1000}, 0);
     check_attention(ctx, 14, 2, 64, {1, 15, 16, 17, 100, 300, 1000}, 5);
     check_attention(ctx, 8, 2, 128, {3, 64, 65, 257, 1500}, 0);

@@ -4,15 +4,18 @@
 // shape is seen, every algorithm the heuristic offers (up to 32, split-K variants included) is timed on the real
 // buffers from a cold L2 and the fastest is stored in the Context's GemmCache under the key gemm() looks up — so the ordinary
 // linear_forward / lm_head_logits calls, and CUDA graphs captured from them, use it. decode_linears goes one step
-// further: it also times our own split-K kernel (decode_matmul.cu) on the products sharing an input and keeps
-// whichever is faster, so a shape where cuBLASLt wins never gets slower.
+// further: it also times our own split-K kernels (decode_matmul.cu: mma.sync; decode_matmul_wgmma.cu: wgmma, each
+// tile shape) on the products sharing an input and keeps whichever is fastest, so a shape where cuBLASLt wins
+// never gets slower.
 #include <cuda_runtime.h>
 
 #include <cstdint>
+#include <cstdlib>
 
 #include <algorithm>
 #include <array>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "backend/cuda/check.h"
@@ -133,56 +136,84 @@ void cublas_products(Context& ctx, const bf16* x, int T, int I, const DecodeProd
   for (int i = 0; i < count; i++) decode_linear(ctx, list[i].y, x, list[i].W, list[i].bias, T, I, list[i].O);
 }
 
-// The measured choice for products sharing x (0 = cuBLASLt, else our kernel's splits), tuned the first time the
-// shape is seen outside a graph capture (the tuning runs leave their outputs behind, which the caller overwrites);
-// a capture before any measurement gets cuBLASLt.
-int decode_choice(Context& ctx, const bf16* x, int T, int I, const DecodeProduct* list, int count) {
-  if (!decode_matmul_supported(x, I, list, count)) return 0;
-  std::array<int, 6> key{T, I, 0, 0, 0, 0};
-  for (int i = 0; i < count; i++) key[size_t(2 + i)] = list[i].O, key[5] |= list[i].bias ? 1 << i : 0;
-  auto& choices = ctx.gemm_cache().decode_splits;
-  auto found = choices.find(key);
-  if (found != choices.end()) return found->second;
-  if (capturing(ctx, "decode_linears")) return 0;
+// Our kernels worth timing for T rows: the mma.sync one, and on Hopper the wgmma one with every tile whose
+// token side is not more than twice T (a 256-token tile for 64 rows would only multiply padding), each at 1, 2,
+// 3, 4, 6, 8 splits.
+std::vector<DecodeKernel> candidates(int T) {
+  std::vector<DecodeKernel> out;
+  for (int splits : {1, 2, 3, 4, 6, 8}) out.push_back(DecodeKernel::mma(splits));
+  if (!decode_wgmma_available()) return out;
+  for (int features : {64, 128})
+    for (int tokens : {64, 128, 256})
+      if (tokens == 64 || tokens < 2 * T)
+        for (int splits : {1, 2, 3, 4, 6, 8}) out.push_back(DecodeKernel::warpgroup(features, tokens, splits));
+  return out;
+}
+
+}  // namespace
+
+std::vector<std::pair<DecodeKernel, float>> time_decode_kernels(Context& ctx, const bf16* x, int T, int I,
+                                                                const DecodeProduct* list, int count) {
+  std::vector<std::pair<DecodeKernel, float>> out;
   auto cublas = [&] { cublas_products(ctx, x, T, I, list, count); };
-  // Candidates: cuBLASLt (each product tuned by decode_linear) and our kernel at 1, 2, 3, 4, 6, 8 splits.
   cublas();
   ColdTimer timer(ctx, "decode_linears");
-  float best_ms = timer.time(cublas);
-  int best = 0;
-  for (int splits : {1, 2, 3, 4, 6, 8}) {
-    if (splits > I / 64) break;
-    auto ours = [&] { decode_matmul(ctx, x, T, I, list, count, splits); };
+  constexpr int kReps = 5;
+  out.emplace_back(DecodeKernel::cublas(), timer.time(cublas, kReps) / kReps);
+  for (const DecodeKernel& kernel : candidates(T)) {
+    if (!decode_matmul_supported(x, I, list, count, kernel)) continue;
+    auto ours = [&] { decode_matmul(ctx, x, T, I, list, count, kernel); };
     ours();
-    const float ms = timer.time(ours);
-    if (ms < best_ms) best_ms = ms, best = splits;
+    out.emplace_back(kernel, timer.time(ours, kReps) / kReps);
   }
+  return out;
+}
+
+namespace {
+
+// The measured choice for products sharing x, tuned the first time the shape is seen outside a graph capture (the
+// tuning runs leave their outputs behind, which the caller overwrites); a capture before any measurement gets
+// cuBLASLt.
+DecodeKernel decode_choice(Context& ctx, const bf16* x, int T, int I, const DecodeProduct* list, int count) {
+  std::array<int, 6> key{T, I, 0, 0, 0, 0};
+  for (int i = 0; i < count; i++) key[size_t(2 + i)] = list[i].O, key[5] |= list[i].bias ? 1 << i : 0;
+  auto& choices = ctx.gemm_cache().decode_kernels;
+  auto found = choices.find(key);
+  if (found != choices.end()) return found->second;
+  if (capturing(ctx, "decode_linears")) return DecodeKernel::cublas();
+  // R1_DECODE_OURS_ONLY=1 (benchmarks): leave cuBLASLt out, to see our kernels inside a whole step.
+  static const bool ours_only = std::getenv("R1_DECODE_OURS_ONLY") && std::string(std::getenv("R1_DECODE_OURS_ONLY")) == "1";
+  DecodeKernel best = DecodeKernel::cublas();
+  float best_ms = 1e30f;
+  for (const auto& [kernel, ms] : time_decode_kernels(ctx, x, T, I, list, count))
+    if (ms < best_ms && (kernel.ours() || !ours_only)) best_ms = ms, best = kernel;
   return choices.emplace(key, best).first->second;
 }
 
-void run_choice(Context& ctx, const bf16* x, int T, int I, const DecodeProduct* list, int count, int choice,
-                const DecodeRopeEpilogue* rope = nullptr) {
-  if (choice > 0) return decode_matmul(ctx, x, T, I, list, count, choice, rope);
+void run_choice(Context& ctx, const bf16* x, int T, int I, const DecodeProduct* list, int count,
+                const DecodeKernel& choice, const DecodeRopeEpilogue* rope = nullptr) {
+  if (choice.ours()) return decode_matmul(ctx, x, T, I, list, count, choice, rope);
   cublas_products(ctx, x, T, I, list, count);
 }
 
 }  // namespace
 
-int decode_linears(Context& ctx, const bf16* x, int T, int I, std::initializer_list<DecodeProduct> products) {
-  if (T <= 0 || products.size() == 0) return 0;
+DecodeKernel decode_linears(Context& ctx, const bf16* x, int T, int I,
+                            std::initializer_list<DecodeProduct> products) {
+  if (T <= 0 || products.size() == 0) return DecodeKernel::cublas();
   if (products.size() > size_t(kMaxDecodeProducts))
     throw Error("cuda: decode_linears: at most " + std::to_string(kMaxDecodeProducts) + " products share x");
   const int count = int(products.size());
-  const int choice = decode_choice(ctx, x, T, I, products.begin(), count);
+  const DecodeKernel choice = decode_choice(ctx, x, T, I, products.begin(), count);
   run_choice(ctx, x, T, I, products.begin(), count, choice);
   return choice;
 }
 
-int decode_qkv_rope(Context& ctx, const bf16* x, int T, int I, const DecodeProduct (&qkv)[3],
-                    const DecodeRopeEpilogue& rope, int Hq, int D) {
-  if (T <= 0) return 0;
-  const int choice = decode_choice(ctx, x, T, I, qkv, 3);
-  if (choice > 0 && decode_rope_epilogue_supported(I, qkv, 3, rope)) {
+DecodeKernel decode_qkv_rope(Context& ctx, const bf16* x, int T, int I, const DecodeProduct (&qkv)[3],
+                             const DecodeRopeEpilogue& rope, int Hq, int D) {
+  if (T <= 0) return DecodeKernel::cublas();
+  const DecodeKernel choice = decode_choice(ctx, x, T, I, qkv, 3);
+  if (choice.ours() && decode_rope_epilogue_supported(I, qkv, 3, rope)) {
     run_choice(ctx, x, T, I, qkv, 3, choice, &rope);
     return choice;
   }

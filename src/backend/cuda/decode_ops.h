@@ -12,8 +12,11 @@
 
 #include <cstdint>
 #include <initializer_list>
+#include <utility>
+#include <vector>
 
 #include "backend/cuda/context.h"
+#include "backend/cuda/decode_kernel.h"
 
 namespace r1::cuda {
 
@@ -44,10 +47,12 @@ void decode_swiglu_rows(Context& ctx, bf16* out, const bf16* gate_up, int T, int
 void add_rmsnorm(Context& ctx, bf16* x, const bf16* delta, bf16* out, float* rstd, const bf16* weight, int T, int C,
                  float eps);
 
-// ---- our decode products (decode_matmul.cu) ----
+// ---- our decode products (decode_matmul.cu, decode_matmul_wgmma.cu) ----
 // y_p[T, O_p] = x[T, I] W_p^T (+ b_p) for 1..3 products sharing x (q/k/v; gate/up), bf16 in and out, float32
-// accumulation: 64 x 64 output tiles, the reduction over I cut into `splits` (1..8) parts whose partial tiles a
-// thread-block cluster adds in a fixed order (deterministic). Needs I and every O_p multiples of 64 and 16-byte
+// accumulation. The reduction over I is cut into `kernel.splits` (1..8) parts whose partial tiles a thread-block
+// cluster adds in a fixed order (deterministic). Two kernels (DecodeKernel): mma.sync on 64 x 64 output tiles,
+// or wgmma (sm_90a) on tiles of 64 or 128 output features x 64, 128 or 256 tokens, which reads each weight tile
+// once for up to 256 tokens. Needs I a multiple of 64, every O_p a multiple of the tile's features, 16-byte
 // aligned x, W_p, y_p (decode_matmul_supported); any T.
 constexpr int kMaxDecodeProducts = 3, kMaxDecodeSplits = 8;
 struct DecodeProduct {
@@ -56,7 +61,8 @@ struct DecodeProduct {
   bf16* y;
   int O;
 };
-// decode_rope_kv_write folded into the q/k/v product's epilogue (head dim 64: an output tile is one head).
+// decode_rope_kv_write folded into the q/k/v product's epilogue (head dim 64: each 64 output features of a tile
+// are one head).
 // Products 0, 1, 2 are q, k, v: q is rotated into its y, the rotated k and v go to their cache slots (their y are
 // not written). The same formulas and bf16 rounding points as the two kernels it replaces.
 struct DecodeRopeEpilogue {
@@ -68,10 +74,13 @@ struct DecodeRopeEpilogue {
   bf16* v_pool = nullptr;
   int Hkv = 0, head_dim = 0;
 };
-bool decode_matmul_supported(const bf16* x, int I, const DecodeProduct* products, int count);
+bool decode_matmul_supported(const bf16* x, int I, const DecodeProduct* products, int count,
+                             const DecodeKernel& kernel);
 bool decode_rope_epilogue_supported(int I, const DecodeProduct* products, int count, const DecodeRopeEpilogue& rope);
-void decode_matmul(Context& ctx, const bf16* x, int T, int I, const DecodeProduct* products, int count, int splits,
-                   const DecodeRopeEpilogue* rope = nullptr);
+// Whether this device runs the wgmma kernel (compute capability 9.0).
+bool decode_wgmma_available();
+void decode_matmul(Context& ctx, const bf16* x, int T, int I, const DecodeProduct* products, int count,
+                   const DecodeKernel& kernel, const DecodeRopeEpilogue* rope = nullptr);
 
 // ---- measured GEMM choice (decode_gemm.cpp) ----
 // linear_forward / lm_head_logits, except that the first call for a shape (and pointer alignments) times every
@@ -80,15 +89,19 @@ void decode_matmul(Context& ctx, const bf16* x, int T, int I, const DecodeProduc
 void decode_linear(Context& ctx, bf16* y, const bf16* x, const bf16* W, const bf16* bias, int T, int I, int O);
 void decode_lm_head(Context& ctx, float* logits, const bf16* x, const bf16* W, int n, int C, int V);
 // The products sharing x through whichever is faster for this shape, measured on the first call outside a graph
-// capture: decode_matmul with the best number of splits, or decode_linear per product (cuBLASLt). The choice is
-// cached in ctx's GemmCache; a capture before any measurement uses cuBLASLt. Returns the choice (0 = cuBLASLt,
-// else the splits), which the benchmarks print.
-int decode_linears(Context& ctx, const bf16* x, int T, int I, std::initializer_list<DecodeProduct> products);
+// capture: decode_matmul with the best kernel, tile and number of splits, or decode_linear per product
+// (cuBLASLt). The choice is cached in ctx's GemmCache; a capture before any measurement uses cuBLASLt. Returns
+// the choice, which the benchmarks print.
+DecodeKernel decode_linears(Context& ctx, const bf16* x, int T, int I, std::initializer_list<DecodeProduct> products);
+// Every candidate decode_linears weighs for these products (cuBLASLt first, then our kernels), each with its
+// time in ms per run from a cold L2, as a decode step runs them. Outside a graph capture only.
+std::vector<std::pair<DecodeKernel, float>> time_decode_kernels(Context& ctx, const bf16* x, int T, int I,
+                                                                const DecodeProduct* list, int count);
 // q/k/v = x W^T (+ b), then RoPE + the cache write: decode_linears' choice for the three products, with the rope
 // in our kernel's epilogue when that kernel is chosen and the shapes allow (decode_rope_epilogue_supported), else
 // decode_rope_kv_write after. Hq * D is the q width. Returns the choice as decode_linears does.
-int decode_qkv_rope(Context& ctx, const bf16* x, int T, int I, const DecodeProduct (&qkv)[3],
-                    const DecodeRopeEpilogue& rope, int Hq, int D);
+DecodeKernel decode_qkv_rope(Context& ctx, const bf16* x, int T, int I, const DecodeProduct (&qkv)[3],
+                             const DecodeRopeEpilogue& rope, int Hq, int D);
 
 // ---- paged decode attention (decode_attention.cu) ----
 // One query token per sequence: q, out [B, Hq, D]; sequence b attends to its first lens[b] cached tokens

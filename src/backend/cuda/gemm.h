@@ -13,6 +13,7 @@
 #include <tuple>
 
 #include "backend/cuda/context.h"
+#include "backend/cuda/decode_kernel.h"
 
 namespace r1::cuda {
 
@@ -30,9 +31,8 @@ struct GemmKey {
 
 struct GemmCache {
   std::map<GemmKey, cublasLtMatmulAlgo_t> algos;
-  // decode_linears' measured choice per (T, I, O of up to three products, bias mask): 0 = cuBLASLt, else the
-  // number of splits of decode_matmul.
-  std::map<std::array<int, 6>, int> decode_splits;
+  // decode_linears' measured choice per (T, I, O of up to three products, bias mask).
+  std::map<std::array<int, 6>, DecodeKernel> decode_kernels;
 };
 
 // The largest power of two (up to 256) dividing the address: cuBLASLt picks kernels assuming this alignment, so it
