@@ -182,7 +182,10 @@ DecodeKernel decode_choice(Context& ctx, const bf16* x, int T, int I, const Deco
   if (found != choices.end()) return found->second;
   if (capturing(ctx, "decode_linears")) return DecodeKernel::cublas();
   // R1_DECODE_OURS_ONLY=1 (benchmarks): leave cuBLASLt out, to see our kernels inside a whole step.
-  static const bool ours_only = std::getenv("R1_DECODE_OURS_ONLY") && std::string(std::getenv("R1_DECODE_OURS_ONLY")) == "1";
+  static const bool ours_only = [] {
+    const char* v = std::getenv("R1_DECODE_OURS_ONLY");
+    return v && std::string(v) == "1";
+  }();
   DecodeKernel best = DecodeKernel::cublas();
   float best_ms = 1e30f;
   for (const auto& [kernel, ms] : time_decode_kernels(ctx, x, T, I, list, count))
