@@ -3,13 +3,7 @@
 # step), through Nsight Compute on the GPU machine. Writes one report per kernel family to $OUT.
 #   bench/cuda/ncu_decode.sh [bundle dir, default build/gpu-bundle] [batch, default 256]
 set -uo pipefail
-b=${1:-build/gpu-bundle}
-B=${2:-256}
-out=${OUT:-/tmp/r1_ncu}
-mkdir -p "$out"
-[[ -d "$b/lib" ]] || tar -C "$b" -xJf "$b/lib.tar.xz"
-export LD_LIBRARY_PATH="$b/lib:/usr/local/cuda/lib64${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
-ncu=$(command -v ncu || ls /opt/nvidia/nsight-compute/*/ncu /usr/local/cuda/bin/ncu 2>/dev/null | head -1)
+source "$(dirname "$0")/ncu_setup.sh"
 full=(--section SpeedOfLight --section Occupancy --section LaunchStats --section MemoryWorkloadAnalysis
       --section WarpStateStats --section SchedulerStats)
 prof() {  # prof <name> <regex> <skip> <count> <sections...>
