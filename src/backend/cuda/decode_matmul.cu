@@ -8,9 +8,10 @@
 // launch. This file also holds the public entry points, which dispatch to this kernel or the wgmma one
 // (decode_matmul_wgmma.cu).
 //
-// Per block of this (mma.sync) kernel: 4 warps, each a 32 x 32 sub-tile (2 x 4 mma.m16n8k16 tiles, float32 accumulators); x and W tiles of
-// 64 rows x 64 columns stream through a 3-stage cp.async pipeline (rows padded to 72 elements: the fragment
-// loads of 8 rows x 4 lanes hit 32 different banks). Rows of x past T are clamped to row T-1 and not stored.
+// Per block of this (mma.sync) kernel: 4 warps, each a 32 x 32 sub-tile (2 x 4 mma.m16n8k16 tiles, float32
+// accumulators); x and W tiles of 64 rows x 64 columns stream through a 3-stage cp.async pipeline (rows padded
+// to 72 elements: the fragment loads of 8 rows x 4 lanes hit 32 different banks). Rows of x past T are clamped
+// to row T-1 and not stored.
 #include <cuda_bf16.h>
 
 #include <algorithm>
