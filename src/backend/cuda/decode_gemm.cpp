@@ -143,8 +143,8 @@ std::vector<DecodeKernel> candidates(int T) {
   std::vector<DecodeKernel> out;
   for (int splits : {1, 2, 3, 4, 6, 8}) out.push_back(DecodeKernel::mma(splits));
   if (!decode_wgmma_available()) return out;
-  for (int features : {64, 128})
-    for (int tokens : {64, 128, 256})
+  for (int features : DecodeKernel::kWgmmaFeatures)
+    for (int tokens : DecodeKernel::kWgmmaTokens)
       if (tokens == 64 || tokens < 2 * T)
         for (int splits : {1, 2, 3, 4, 6, 8}) out.push_back(DecodeKernel::warpgroup(features, tokens, splits));
   return out;

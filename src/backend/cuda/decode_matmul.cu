@@ -14,7 +14,6 @@
 // to row T-1 and not stored.
 #include <cuda_bf16.h>
 
-#include <algorithm>
 #include <cstdint>
 #include <string>
 
@@ -141,10 +140,7 @@ bool decode_rope_epilogue_supported(int I, const DecodeProduct* products, int co
 bool decode_matmul_supported(const bf16* x, int I, const DecodeProduct* products, int count,
                              const DecodeKernel& kernel) {
   const int features = kernel.features;
-  if (kernel.wgmma ? (features != 64 && features != 128) || (kernel.tokens != 64 && kernel.tokens != 128 &&
-                                                             kernel.tokens != 256)
-                   : features != kTile || kernel.tokens != kTile)
-    return false;
+  if (!kernel.tile_exists()) return false;
   if (kernel.splits < 1 || kernel.splits > kMaxDecodeSplits || kernel.splits > I / kTile) return false;
   if (count < 1 || count > kMaxDecodeProducts || I <= 0 || I % kTile != 0 || !aligned16(x)) return false;
   for (int i = 0; i < count; i++) {
