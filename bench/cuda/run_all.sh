@@ -8,6 +8,9 @@
 #   4. run_bf16.sh                    bf16 CUDA model + engine vs transformers bf16
 #   5. grpo_step.sh                   one end-to-end GRPO step (64 x 8, 512 new tokens) with its time split
 #   6. pipeline_smoke.sh              configs/r1-qwen2.5-0.5b-gpu.yaml's five stages + evaluations, shrunk
+#   7. dist_check.sh                  1 rank vs 2 ranks (NCCL, ZeRO-1): loss curves, scaling, memory per GPU
+#   8. dist_failure.sh                torchrun launch, a dead and a hung rank, resume on another world size
+#                                     7 and 8 need 2 GPUs (nvidia-h200-x2) and are not in the default list
 # Each step's log goes to $OUT; a summary table of exit codes is printed last.
 #   bench/cuda/run_all.sh [bundle dir, default build/gpu-bundle] [steps to run, default "1 2 3 4 5 6"]
 set -uo pipefail
@@ -37,6 +40,8 @@ run 3 generate bash bench/cuda/generate_run.sh "$bundle"
 run 4 hf_bf16 env OUT="$out/hf_bf16" bash bench/hf_compat/run_bf16.sh "$bundle"
 run 5 grpo_step bash bench/cuda/grpo_step.sh "$bundle" "$bundle/qwen2.5"
 run 6 pipeline_smoke bash bench/cuda/pipeline_smoke.sh "$bundle" "$bundle/qwen2.5" "$bundle/gsm8k"
+run 7 dist_check bash bench/cuda/dist_check.sh "$bundle"
+run 8 dist_failure bash bench/cuda/dist_failure.sh "$bundle"
 echo "| step | exit |"
 echo "|---|---|"
 for k in $(printf '%s\n' "${!status[@]}" | sort); do echo "| $k | ${status[$k]} |"; done

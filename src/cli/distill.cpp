@@ -41,7 +41,7 @@ void register_distill(CLI::App& app) {
   cmd->add_option("--config", a->config, "YAML config (teacher_model, student_model, traces, sft, eval)")
       ->capture_default_str();
   cmd->add_option("--set", a->overrides, "Override a config key: --set sft.train.epochs=4 (repeatable)");
-  cmd->add_option("--run", a->run, "Run directory (default: the config's run_dir); re-running resumes");
+  cmd->add_option("--run,--run-dir", a->run, "Run directory (default: the config's run_dir; --run-dir under torchrun); re-running resumes");
   cmd->add_flag("--describe-config", a->describe, "List every config key with its default and help");
   cmd->callback([a] { run_distill_command(*a); });
 }

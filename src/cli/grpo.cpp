@@ -42,7 +42,7 @@ void register_grpo(CLI::App& app) {
   auto* cmd = app.add_subcommand("grpo", "Reinforcement learning with GRPO (R1-Zero) on verifiable rewards");
   cmd->add_option("--config", a->config, "YAML config")->capture_default_str();
   cmd->add_option("--set", a->overrides, "Override a config key: --set grpo.beta=0.04 (repeatable)");
-  cmd->add_option("--run", a->run, "Run directory")->capture_default_str();
+  cmd->add_option("--run,--run-dir", a->run, "Run directory (--run-dir under torchrun, whose own parser mistakes --run for its --run-path)")->capture_default_str();
   cmd->add_flag("--resume", a->resume, "Continue the run from its latest complete checkpoint");
   cmd->add_flag("--describe-config", a->describe, "List every config key with its default and help");
   cmd->callback([a] { run_grpo_command(*a); });

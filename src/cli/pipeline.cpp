@@ -37,7 +37,7 @@ void register_pipeline(CLI::App& app) {
   auto* cmd = app.add_subcommand("pipeline", "The R1 pipeline: cold-start SFT, RL, rejection sampling + SFT, final RL");
   cmd->add_option("--config", a->config, "YAML config (one section per stage)")->capture_default_str();
   cmd->add_option("--set", a->overrides, "Override a config key: --set final_rl.grpo.steps=10 (repeatable)");
-  cmd->add_option("--run", a->run, "Run directory (default: the config's run_dir); re-running resumes");
+  cmd->add_option("--run,--run-dir", a->run, "Run directory (default: the config's run_dir; --run-dir under torchrun); re-running resumes");
   cmd->add_flag("--describe-config", a->describe, "List every config key with its default and help");
   cmd->callback([a] { run_pipeline_command(*a); });
 }

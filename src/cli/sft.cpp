@@ -47,7 +47,7 @@ void register_sft(CLI::App& app) {
   auto* cmd = app.add_subcommand("sft", "Supervised fine-tuning on conversations (loss on assistant tokens only)");
   cmd->add_option("--config", a->config, "YAML config")->capture_default_str();
   cmd->add_option("--set", a->overrides, "Override a config key: --set optim.lr=1e-4 (repeatable)");
-  cmd->add_option("--run", a->run, "Run directory")->capture_default_str();
+  cmd->add_option("--run,--run-dir", a->run, "Run directory (--run-dir under torchrun, whose own parser mistakes --run for its --run-path)")->capture_default_str();
   cmd->add_flag("--resume", a->resume, "Continue the run from its latest complete checkpoint");
   cmd->add_flag("--describe-config", a->describe, "List every config key with its default and help");
   cmd->callback([a] { run_sft_command(*a); });

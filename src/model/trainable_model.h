@@ -87,6 +87,13 @@ class TrainableModel {
   virtual void write_optimizer_state(const float* m, const float* v, int64_t begin, int64_t end) = 0;
   // After device_params() was written by someone else (an all-gather of ZeRO-1 shards): refresh derived copies.
   virtual void device_params_changed(int64_t begin, int64_t end) {}
+
+  // ---- memory reports (ZeRO-1's saving shows in both) ----
+  // Bytes of the AdamW moments this model holds (this rank's shard).
+  virtual size_t optimizer_state_bytes() const = 0;
+  // Bytes in use on the model's device, as the driver counts them (the CUDA context, the allocator's pools and
+  // communication buffers included: what a user sees in nvidia-smi); 0 where the device has no such count (CPU).
+  virtual size_t device_bytes_in_use() const { return 0; }
 };
 
 // Token ids inside the vocabulary, positions below max_position_embeddings, well-formed cu_seqlens: r1::Error

@@ -67,6 +67,7 @@ class Transformer final : public TrainableModel {
   void adamw(const AdamWUpdate& u, int64_t begin, int64_t end) override;
   void read_optimizer_state(float* m, float* v, int64_t begin, int64_t end) const override;
   void write_optimizer_state(const float* m, const float* v, int64_t begin, int64_t end) override;
+  size_t optimizer_state_bytes() const override { return (adam_m_.size() + adam_v_.size()) * sizeof(float); }
 
   int head_chunk() const { return head_chunk_; }
   void set_head_chunk(int chunk) { head_chunk_ = chunk; }

@@ -803,6 +803,7 @@ GrpoSummary GrpoRun::run() {
     m["time/train_s"] = t_train;
     m["perf/generated_tokens_per_s"] = ntok / std::max(t_rollout, 1e-9);
     m["perf/step_s"] = total;
+    m.merge(optimizer_->memory_metrics());
     if (step % s_.eval_every == 0 || step == s_.steps) {
       last_eval = evaluate();
       m.insert(last_eval.begin(), last_eval.end());

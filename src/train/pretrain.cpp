@@ -52,6 +52,15 @@ double Optimizer::step(float lr, double max_norm, double grad_weight) {
   return norm;
 }
 
+std::map<std::string, double> Optimizer::memory_metrics() {
+  constexpr double kGiB = double(1 << 30);
+  double bytes[2] = {double(model_.optimizer_state_bytes()), double(model_.device_bytes_in_use())};
+  comm_->host_all_reduce_max(bytes, 2);
+  std::map<std::string, double> m = {{"memory/optimizer_gib", bytes[0] / kGiB}};
+  if (bytes[1] > 0) m["memory/device_gib"] = bytes[1] / kGiB;
+  return m;
+}
+
 void Optimizer::save_state(const std::string& path) {
   const int64_t n = model_.num_params();
   const bool root = comm_->is_root();

@@ -5,6 +5,7 @@
 #pragma once
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -67,6 +68,10 @@ class Optimizer {
   int64_t steps_taken() const { return step_; }
   void set_steps_taken(int64_t s) { step_ = s; }
   const dist::Shard& shard() const { return shard_; }
+  // Collective: the largest over the ranks of their AdamW moments and of their device memory in use, in GiB, as
+  // metrics "memory/optimizer_gib" and "memory/device_gib" (the latter absent on the CPU). ZeRO-1 shows as the
+  // first shrinking to 1/world and the second by as much.
+  std::map<std::string, double> memory_metrics();
   dist::Communicator& comm() { return *comm_; }
 
   // Collective: writes {"adamw.m", "adamw.v"} (full [num_params] float32) to `path` from rank 0.

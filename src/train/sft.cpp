@@ -486,6 +486,7 @@ SftSummary SftRun::run() {
                                        {"train/sequences", g[2]},
                                        {"train/target_tokens", g[1]},
                                        {"perf/tokens_per_s", g[3] / std::max(secs, 1e-9)}};
+    m.merge(optimizer_->memory_metrics());
     if (step % eval_every == 0 || step == total_steps_) m["eval/loss"] = last_eval = eval_loss();
     if (metrics) metrics->log(step, m);
     if (std::isnan(summary.first_loss)) summary.first_loss = loss;

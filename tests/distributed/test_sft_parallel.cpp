@@ -8,6 +8,7 @@
 #include "core/config.h"
 #include "dist_test_util.h"
 #include "support/micro_model.h"
+#include "train/metrics.h"
 #include "train/sft.h"
 
 namespace r1 {
@@ -53,6 +54,13 @@ TEST(DistSft, TwoRanksMatchOneAndTheirCheckpointResumesOnOne) {
   // Both ranks had sequences to share.
   EXPECT_GT(test::deterministic_metrics(dir / "two").at(1).at("train/sequences"), 1.0);
   EXPECT_TRUE(fs::exists(dir / "two" / "report.html"));
+  // ZeRO-1: each of the 2 ranks holds about half of the AdamW moments the single process holds.
+  const auto optimizer_gib = [](const fs::path& run) {
+    for (const MetricsRecord& r : read_metrics(run / "metrics.jsonl"))
+      if (r.values.contains("memory/optimizer_gib")) return r.values.at("memory/optimizer_gib");
+    return 0.0;
+  };
+  EXPECT_NEAR(optimizer_gib(dir / "two") / optimizer_gib(dir / "one"), 0.5, 0.02);
   EXPECT_TRUE(fs::exists(dir / "two" / "checkpoints" / "step_000004" / "optimizer.safetensors"));
 
   // Killed after 2 steps with 2 ranks; resumed by one process.

@@ -2,6 +2,7 @@
 // rank with the whole batch; moments saved by 2 ranks resume on 1.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 
 #include "dist_test_util.h"
@@ -74,6 +75,12 @@ TEST(Zero1, EachRankHoldsMomentsOnlyForItsShard) {
     std::vector<float> mm(static_cast<size_t>(n)), vv(static_cast<size_t>(n));
     EXPECT_THROW(m->read_optimizer_state(mm.data(), vv.data(), 0, n), Error);  // no full-size moments anywhere
     m->read_optimizer_state(mm.data(), vv.data(), opt.shard().begin, opt.shard().end);
+    // The memory report counts this rank's moments (the larger shard of the two), not the whole model's.
+    EXPECT_EQ(m->optimizer_state_bytes(), size_t(opt.shard().size()) * 2 * sizeof(float));
+    const double largest = double(std::max(dist::shard_ranges(n, 2)[0].size(), dist::shard_ranges(n, 2)[1].size()));
+    const auto report = opt.memory_metrics();
+    EXPECT_DOUBLE_EQ(report.at("memory/optimizer_gib"), largest * 2 * sizeof(float) / double(1 << 30));
+    EXPECT_FALSE(report.contains("memory/device_gib"));  // the CPU has no driver count
   });
 }
 

@@ -65,7 +65,7 @@ std::map<int64_t, std::map<std::string, double>> deterministic_metrics(const fs:
   std::map<int64_t, std::map<std::string, double>> out;
   for (const auto& r : read_metrics(run / "metrics.jsonl"))
     for (const auto& [k, v] : r.values)
-      if (k.rfind("time/", 0) != 0 && k.rfind("perf/", 0) != 0) out[r.step][k] = v;
+      if (k.rfind("time/", 0) != 0 && k.rfind("perf/", 0) != 0 && k.rfind("memory/", 0) != 0) out[r.step][k] = v;
   return out;
 }
 

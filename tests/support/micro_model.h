@@ -21,7 +21,8 @@ std::string make_micro_model(const std::filesystem::path& dir, uint64_t seed = 3
 // one-digit sums right: enough for rejection sampling and evaluation to have both passes and failures.
 std::string make_sft_trained_model(const std::filesystem::path& dir, int steps = 150);
 
-// The metrics of a run that must not depend on wall-clock time: step -> name -> value.
+// The metrics of a run that depend neither on wall-clock time nor on the world size (no time/, perf/ or memory/
+// values): step -> name -> value.
 std::map<int64_t, std::map<std::string, double>> deterministic_metrics(const std::filesystem::path& run);
 
 }  // namespace r1::test

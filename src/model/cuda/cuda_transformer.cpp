@@ -338,6 +338,12 @@ void CudaTransformer::adamw(const AdamWUpdate& u, int64_t begin, int64_t end) {
   }
 }
 
+size_t CudaTransformer::device_bytes_in_use() const {
+  size_t free_b = 0, total_b = 0;
+  R1_CUDA_CHECK("device_bytes_in_use", cudaMemGetInfo(&free_b, &total_b));
+  return total_b - free_b;
+}
+
 void CudaTransformer::read_optimizer_state(float* m, float* v, int64_t begin, int64_t end) const {
   if (begin < adam_begin_ || end > adam_begin_ + adam_count_ || begin > end)
     throw Error("read_optimizer_state: range outside the optimizer state");

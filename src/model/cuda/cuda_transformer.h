@@ -55,6 +55,8 @@ class CudaTransformer final : public TrainableModel {
   void adamw(const AdamWUpdate& u, int64_t begin, int64_t end) override;
   void read_optimizer_state(float* m, float* v, int64_t begin, int64_t end) const override;
   void write_optimizer_state(const float* m, const float* v, int64_t begin, int64_t end) override;
+  size_t optimizer_state_bytes() const override { return adam_m_.bytes() + adam_v_.bytes(); }
+  size_t device_bytes_in_use() const override;
   void device_params_changed(int64_t begin, int64_t end) override;
 
   int head_chunk() const { return head_chunk_; }
