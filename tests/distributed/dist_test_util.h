@@ -48,6 +48,26 @@ inline int free_port() {
   return ntohs(a.sin_port);
 }
 
+// A socket listening on `port` on every interface, as a TCP store server would (-1 if the port is taken).
+inline int listen_on(int port) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_ANY);
+  a.sin_port = htons(uint16_t(port));
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 || ::listen(fd, 16) != 0) {
+    ::close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+inline bool port_is_free(int port) {
+  const int fd = listen_on(port);
+  if (fd >= 0) ::close(fd);
+  return fd >= 0;
+}
+
 inline dist::DistEnv local_env(int rank, int world, int port, double timeout_s = 20) {
   dist::DistEnv e;
   e.rank = rank, e.world_size = world, e.local_rank = rank, e.local_world_size = world;

@@ -38,8 +38,28 @@ TEST(DistEnv, ReadsTorchrunVariables) {
   EXPECT_EQ(e.local_world_size, 2);
   EXPECT_EQ(e.master_addr, "node0");
   EXPECT_EQ(e.master_port, 29400);
+  EXPECT_EQ(e.store_port, 29400);  // r1 launch, or torchrun without its agent's store
   EXPECT_DOUBLE_EQ(e.timeout_seconds, 2.5);
   EXPECT_EQ(e.launcher, "torchrun");
+}
+
+// torchrun's elastic agent serves its own c10d store on MASTER_PORT (seen on the 2-GPU machine: rank 0 could not
+// listen there, "Address already in use"), so ours moves one port up; R1_STORE_PORT picks another by hand.
+TEST(DistEnv, UnderTorchrunsAgentStoreOursTakesTheNextPort) {
+  const std::map<std::string, std::string> torchrun = {{"RANK", "1"},        {"WORLD_SIZE", "2"},
+                                                       {"MASTER_ADDR", "h"}, {"MASTER_PORT", "29400"},
+                                                       {"TORCHELASTIC_USE_AGENT_STORE", "True"}};
+  const DistEnv e = parse(torchrun);
+  EXPECT_EQ(e.master_port, 29400);
+  EXPECT_EQ(e.store_port, 29401);
+  auto with_override = torchrun;
+  with_override["R1_STORE_PORT"] = "31000";
+  EXPECT_EQ(parse(with_override).store_port, 31000);
+  with_override["R1_STORE_PORT"] = "0";
+  EXPECT_THROW(parse(with_override), Error);
+  auto at_top = torchrun;
+  at_top["MASTER_PORT"] = "65535";
+  EXPECT_EQ(parse(at_top).store_port, 65534);
 }
 
 TEST(DistEnv, ReadsOpenMpiAndSlurmVariables) {

@@ -39,10 +39,8 @@ TEST(DistWorker, Pretrain) {
   if (comm.rank() == 0) test::write_floats(test::worker_out() / "params.bin", m->params(), size_t(m->num_params()));
 }
 
-TEST(DistProcesses, TorchrunStyleTwoRankPretrainEqualsOneProcess) {
-  const auto out = test::scratch_dir("pretrain");
-  const auto res = test::spawn_ranks("Pretrain", 2, out);
-  for (const auto& r : res) ASSERT_EQ(r.status, 0) << r.log;
+// The parameters DistWorker.Pretrain's rank 0 wrote to `out` equal one process's training.
+void expect_params_of_one_process(const test::fs::path& out) {
   auto ref = test::tiny_model();
   pretrain(*ref, test::random_docs(48, 4), {}, small_run(), nullptr);
   const auto got = test::read_floats(out / "params.bin");
@@ -50,6 +48,33 @@ TEST(DistProcesses, TorchrunStyleTwoRankPretrainEqualsOneProcess) {
   double diff = 0;
   for (size_t i = 0; i < got.size(); i++) diff = std::max(diff, double(std::abs(got[i] - ref->params()[i])));
   EXPECT_LE(diff, 1e-5);
+}
+
+TEST(DistProcesses, TorchrunStyleTwoRankPretrainEqualsOneProcess) {
+  const auto out = test::scratch_dir("pretrain");
+  const auto res = test::spawn_ranks("Pretrain", 2, out);
+  for (const auto& r : res) ASSERT_EQ(r.status, 0) << r.log;
+  expect_params_of_one_process(out);
+  test::fs::remove_all(out);
+}
+
+// torchrun's elastic agent serves its own store on MASTER_PORT and tells its workers so
+// (TORCHELASTIC_USE_AGENT_STORE=True): here this test holds the port the way the agent does, and the ranks must
+// still meet (on the next port) and train as one process.
+TEST(DistProcesses, UnderTorchrunsAgentStoreTheRanksMeetOnTheNextPort) {
+  const auto out = test::scratch_dir("agent_store");
+  int agent = -1, port = 0;
+  for (int attempt = 0; attempt < 20 && agent < 0; attempt++) {
+    port = test::free_port();
+    if (port >= 65535 || !test::port_is_free(port + 1)) continue;
+    agent = test::listen_on(port);
+  }
+  ASSERT_GE(agent, 0) << "no pair of free ports";
+  const auto res = test::spawn_ranks("Pretrain", 2, out,
+                                     {{"MASTER_PORT", std::to_string(port)}, {"TORCHELASTIC_USE_AGENT_STORE", "True"}});
+  ::close(agent);
+  for (const auto& r : res) ASSERT_EQ(r.status, 0) << r.log;
+  expect_params_of_one_process(out);
   test::fs::remove_all(out);
 }
 

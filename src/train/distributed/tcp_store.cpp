@@ -139,7 +139,7 @@ struct TcpStoreServer::State {
   }
 };
 
-TcpStoreServer::TcpStoreServer(int port) : state_(std::make_unique<State>()) {
+TcpStoreServer::TcpStoreServer(int port, const std::string& port_origin) : state_(std::make_unique<State>()) {
   const int fd = ::socket(AF_INET6, SOCK_STREAM, 0);
   const bool v6 = fd >= 0;
   const int lfd = v6 ? fd : ::socket(AF_INET, SOCK_STREAM, 0);
@@ -164,7 +164,7 @@ TcpStoreServer::TcpStoreServer(int port) : state_(std::make_unique<State>()) {
   if (rc != 0 || ::listen(lfd, 128) != 0) {
     const std::string why = errno_text();
     ::close(lfd);
-    throw Error("TCP store: cannot listen on port " + std::to_string(port) + " (MASTER_PORT): " + why);
+    throw Error("TCP store: cannot listen on port " + std::to_string(port) + " (" + port_origin + "): " + why);
   }
   sockaddr_storage bound{};
   socklen_t len = sizeof bound;
@@ -219,7 +219,7 @@ TcpStore::TcpStore(const std::string& host, int port, std::chrono::milliseconds 
     ::freeaddrinfo(res);
     if (fd_ >= 0) break;
     if (std::chrono::steady_clock::now() >= deadline)
-      throw Error("TCP store at " + address_ + " (MASTER_ADDR:MASTER_PORT) unreachable for " +
+      throw Error("TCP store at " + address_ + " (MASTER_ADDR and the store port) unreachable for " +
                   seconds_text(timeout.count() / 1000.0) + ": " + last_error + " (did rank 0 start?)");
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }

@@ -18,7 +18,8 @@ namespace r1::dist {
 class TcpStoreServer {
  public:
   // Listens on all interfaces at `port` (0: any free port, see port()). r1::Error when the port is taken.
-  explicit TcpStoreServer(int port);
+  // port_origin names where the port came from, for the error when it is taken ("MASTER_PORT").
+  explicit TcpStoreServer(int port, const std::string& port_origin = "MASTER_PORT");
   ~TcpStoreServer();
   TcpStoreServer(const TcpStoreServer&) = delete;
   TcpStoreServer& operator=(const TcpStoreServer&) = delete;
