@@ -60,6 +60,7 @@ if command -v torchrun > /dev/null; then
   done=$(last_step "$out/torchrun")
   verdict[1-torchrun]="exit $rc, $done steps"
   [[ $rc == 0 && $done == $steps ]] && verdict[1-torchrun]+=" PASS" || verdict[1-torchrun]+=" FAIL"
+  [[ ${verdict[1-torchrun]} == *FAIL* ]] && grep -v "^sft " "$out/torchrun.log" | grep -i -m5 -E "error|fail"
 else
   verdict[1-torchrun]="no torchrun on this machine SKIP"
 fi
