@@ -283,6 +283,12 @@ void check_linear(Context& ctx, int T, int I, int O, bool bias, bool with_dx) {
   if (!with_dx) compare(op, "dx untouched", g_dx.increment(), Vec(dx.size(), 0.0f));
   compare(op, "dW", g_dW.increment(), dW);
   if (bias) compare(op, "db", g_db.increment(), db);
+  if (with_dx) {  // written, not added: the CPU's dx whatever the buffer held
+    Grad<bf16> w_dx(dx.size(), rms(dx));
+    Grad<float> w_dW(dW.size(), rms(dW));
+    r1::cuda::linear_backward(ctx, w_dx.p(), w_dW.p(), nullptr, d_dy->p, d_x->p, d_W->p, T, I, O, false);
+    compare(op, "dx (written)", download(*w_dx.dev), dx);
+  }
 }
 
 // Packed sequence layout: cu_seqlens and each token's position within its own sequence.
@@ -367,6 +373,11 @@ void check_swiglu_add(Context& ctx) {
   compare("swiglu_backward", "dgate", g_dgate.increment(), dgate);
   compare("swiglu_backward", "dup", g_dup.increment(), dup);
   compare("add_inplace", "y", download(*d_y), y);
+  // Written, not added: the result is the CPU's gradient whatever the buffers held.
+  Grad<bf16> w_dgate(size_t(n), rms(dgate)), w_dup(size_t(n), rms(dup));
+  r1::cuda::swiglu_backward(ctx, w_dgate.p(), w_dup.p(), d_dout->p, d_gate->p, d_up->p, n, /*accumulate=*/false);
+  compare("swiglu_backward", "dgate (written)", download(*w_dgate.dev), dgate);
+  compare("swiglu_backward", "dup (written)", download(*w_dup.dev), dup);
   // An unaligned view (offset by one element) takes the scalar path.
   B16 d_out2 = poisoned_bf16(size_t(n));
   r1::cuda::swiglu_forward(ctx, d_out2->p + 1, d_gate->p + 1, d_up->p + 1, n - 1);

@@ -24,6 +24,17 @@ constexpr int ld() {
   return D + 8;
 }
 
+// Blocks are launched as grid (heads, sequences, row tiles), the tile index varying slowest, so the hardware
+// starts every (head, sequence)'s heaviest tiles first and the light ones fill the tail of the wave. Under the
+// causal mask a query tile's work grows with its position (forward, dq) and a key tile's shrinks (dk/dv).
+__device__ __forceinline__ int heavy_first_tile(bool late_tiles_are_heavy) {
+  return late_tiles_are_heavy ? int(gridDim.z) - 1 - int(blockIdx.z) : int(blockIdx.z);
+}
+
+inline dim3 tile_grid(int heads, int sequences, int max_seqlen) {
+  return dim3(unsigned(heads), unsigned(sequences), unsigned((max_seqlen + kTile - 1) / kTile));
+}
+
 // Copies rows r0 .. r0+kTile-1 (relative to the sequence starting at token s0, `len` tokens long) of head
 // `head` of a [T, heads, D] tensor into the padded tile s; rows past the sequence's end become zeros.
 template <int D>

@@ -2,11 +2,15 @@
 // recomputing the probabilities from the saved lse rather than storing them. With P = exp(s - lse) and
 // Di = dout_i . out_i (the softmax Jacobian's row term):
 //   dP = dout V^T;  dS = P (dP - Di);  dV += P^T dout;  dK += scale dS^T Q;  dQ += scale dS K
-// Deterministic and atomic-free, in two kernels:
-//   dk/dv: a block owns 64 keys of one (sequence, kv head) outright; each warp computes the transposed tiles
-//          S^T = K Q^T and dP^T = V dout^T for its 16 keys against 64 queries at a time, looping over every
-//          query head of the group and every query tile at or after its keys.
+// Deterministic and atomic-free, in two kernels (three with grouped-query attention):
+//   dk/dv: a block owns 64 keys of one (sequence, query head); each warp computes the transposed tiles
+//          S^T = K Q^T and dP^T = V dout^T for its 16 keys against 64 queries at a time, looping over the query
+//          tiles at or after its keys. Without GQA the block adds its dk/dv rows in place. With a group of
+//          G > 1 query heads per kv head, each block writes its float32 rows to a [T, Hq, D] partial and a
+//          third kernel sums the G partials in head order: G times the blocks of looping over the group
+//          inside one block, so the causal triangle's longest block is G times shorter (Qwen2.5-0.5B: G = 7).
 //   dq:    a block owns 64 query rows of one (sequence, query head) and walks the keys up to the diagonal.
+// Both launch their heaviest tiles first (attention.cuh: heavy_first_tile).
 // Scores are recomputed in both kernels: the price of determinism (the usual alternative adds dq with float
 // atomics, whose order, and so whose rounding, changes from run to run). The streamed tiles (Q/dout in the
 // first kernel, K/V in the second) are double-buffered with cp.async.
@@ -75,6 +79,21 @@ __device__ __forceinline__ void tile_times_tile_t(float (&s)[8][4], const bf16* 
   }
 }
 
+// dst[row, :] = acc row (float32) for the lane's two rows of a 16 x D accumulator.
+template <int D>
+__device__ __forceinline__ void store_rows(float* base, int64_t row_stride, int rows_valid_a, int rows_valid_b,
+                                           const float (&acc)[D / 8][4]) {
+  const int tq = threadIdx.x % 4;
+#pragma unroll
+  for (int r = 0; r < 2; r++) {
+    if (!(r == 0 ? rows_valid_a : rows_valid_b)) continue;
+    float* dst = base + (r == 0 ? 0 : 8 * row_stride) + 2 * tq;
+#pragma unroll
+    for (int dn = 0; dn < D / 8; dn++)
+      *reinterpret_cast<float2*>(dst + 8 * dn) = make_float2(acc[dn][2 * r], acc[dn][2 * r + 1]);
+  }
+}
+
 // dst[row, :] += acc row (bf16, read-modify-write) for the lane's two rows of a 16 x D accumulator.
 template <int D>
 __device__ __forceinline__ void add_rows(bf16* base, int64_t row_stride, int rows_valid_a, int rows_valid_b,
@@ -95,8 +114,9 @@ __device__ __forceinline__ void add_rows(bf16* base, int64_t row_stride, int row
 
 template <int D>
 __global__ void __launch_bounds__(kThreads)
-attention_dkdv_kernel(bf16* dk, bf16* dv, const bf16* dout, const bf16* q, const bf16* k, const bf16* v,
-                      const float* lse, const float* Di, const int32_t* cu_seqlens, int Hq, int Hkv, float scale) {
+attention_dkdv_kernel(bf16* dk, bf16* dv, float* dk_part, float* dv_part, const bf16* dout, const bf16* q,
+                      const bf16* k, const bf16* v, const float* lse, const float* Di, const int32_t* cu_seqlens,
+                      int Hq, int Hkv, float scale) {
   constexpr int LD = ld<D>();
   extern __shared__ __align__(16) unsigned char smem_raw[];
   bf16* ks = reinterpret_cast<bf16*>(smem_raw);  // [64][LD] this block's keys
@@ -104,9 +124,9 @@ attention_dkdv_kernel(bf16* dk, bf16* dv, const bf16* dout, const bf16* q, const
   bf16* qdo = vs + kTile * LD;                   // 2 stages x (Q [64][LD], dout [64][LD])
   float* rows_s = reinterpret_cast<float*>(qdo + 4 * kTile * LD);  // 2 stages x (lse * log2 e [64], Di [64])
 
-  const int b = blockIdx.y, g = blockIdx.z, group = Hq / Hkv;
+  const int h = blockIdx.x, b = blockIdx.y, g = h / (Hq / Hkv);
   const int s0 = cu_seqlens[b], len = cu_seqlens[b + 1] - s0;
-  const int j0 = blockIdx.x * kTile;
+  const int j0 = heavy_first_tile(false) * kTile;
   if (j0 >= len) return;
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, gq = lane / 4, tq = lane % 4;
   const int key_a = j0 + 16 * warp + gq, key_b = key_a + 8;
@@ -118,11 +138,11 @@ attention_dkdv_kernel(bf16* dk, bf16* dv, const bf16* dout, const bf16* q, const
   zero<D>(dk_acc);
   zero<D>(dv_acc);
 
-  // Work items are (query head of the group, query tile at or after j0: earlier queries never see these keys).
-  // Their Q/dout tiles are double-buffered: item n+1 is copied asynchronously while item n is computed on.
-  const int qtiles = (len - j0 + kTile - 1) / kTile, items = group * qtiles;
+  // Work items are the query tiles at or after j0 (earlier queries never see these keys). Their Q/dout tiles
+  // are double-buffered: item n+1 is copied asynchronously while item n is computed on.
+  const int items = (len - j0 + kTile - 1) / kTile;
   auto issue = [&](int n) {
-    const int h = g * group + n / qtiles, i0 = j0 + (n % qtiles) * kTile, stage = n % 2;
+    const int i0 = j0 + n * kTile, stage = n % 2;
     bf16* qs = qdo + stage * 2 * kTile * LD;
     load_tile_async<D>(qs, q, s0, i0, len, Hq, h);
     load_tile_async<D>(qs + kTile * LD, dout, s0, i0, len, Hq, h);
@@ -144,7 +164,7 @@ attention_dkdv_kernel(bf16* dk, bf16* dv, const bf16* dout, const bf16* q, const
       cp_async_wait<0>();
     }
     __syncthreads();
-    const int i0 = j0 + (n % qtiles) * kTile, stage = n % 2;
+    const int i0 = j0 + n * kTile, stage = n % 2;
     const bf16* qs = qdo + stage * 2 * kTile * LD;
     const bf16* dos = qs + kTile * LD;
     const float* lse_s = rows_s + stage * 2 * kTile;
@@ -171,10 +191,45 @@ attention_dkdv_kernel(bf16* dk, bf16* dv, const bf16* dout, const bf16* q, const
     __syncthreads();  // this stage is refilled by the copy issued in the next iteration
   }
 
+  if (dk_part) {  // grouped: this head's share, summed over the group by attention_group_sum_kernel
+    const int64_t stride = int64_t(Hq) * D;
+    const int64_t base = (int64_t(s0) + key_a) * stride + int64_t(h) * D;
+    store_rows<D>(dk_part + base, stride, key_a < len, key_b < len, dk_acc);
+    store_rows<D>(dv_part + base, stride, key_a < len, key_b < len, dv_acc);
+    return;
+  }
   const int64_t stride = int64_t(Hkv) * D;
   const int64_t base = (int64_t(s0) + key_a) * stride + int64_t(g) * D;
   add_rows<D>(dk + base, stride, key_a < len, key_b < len, dk_acc, scale);
   add_rows<D>(dv + base, stride, key_a < len, key_b < len, dv_acc, 1.0f);
+}
+
+// dk[t, g, :] += scale * sum over the group's heads h (in order) of dk_part[t, h, :]; dv likewise, unscaled.
+// One thread per 4 features of one (token, kv head).
+__global__ void attention_group_sum_kernel(bf16* dk, bf16* dv, const float* dk_part, const float* dv_part,
+                                           int64_t T, int Hq, int Hkv, int D, float scale) {
+  const int64_t quads = T * Hkv * (D / 4);
+  const int64_t e = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (e >= quads) return;
+  const int64_t t = e / (int64_t(Hkv) * (D / 4));
+  const int g = int(e / (D / 4) % Hkv), c = int(e % (D / 4)) * 4, group = Hq / Hkv;
+  float4 sk = make_float4(0, 0, 0, 0), sv = make_float4(0, 0, 0, 0);
+  for (int h = g * group; h < (g + 1) * group; h++) {
+    const int64_t src = (t * Hq + h) * D + c;
+    const float4 a = *reinterpret_cast<const float4*>(dk_part + src);
+    const float4 b = *reinterpret_cast<const float4*>(dv_part + src);
+    sk.x += a.x, sk.y += a.y, sk.z += a.z, sk.w += a.w;
+    sv.x += b.x, sv.y += b.y, sv.z += b.z, sv.w += b.w;
+  }
+  const int64_t dst = (t * Hkv + g) * D + c;
+  auto add4 = [](bf16* p, float4 s, float f) {
+    auto* p2 = reinterpret_cast<__nv_bfloat162*>(p);
+    const float2 lo = __bfloat1622float2(p2[0]), hi = __bfloat1622float2(p2[1]);
+    p2[0] = __floats2bfloat162_rn(lo.x + s.x * f, lo.y + s.y * f);
+    p2[1] = __floats2bfloat162_rn(hi.x + s.z * f, hi.y + s.w * f);
+  };
+  add4(dk + dst, sk, scale);
+  add4(dv + dst, sv, 1.0f);
 }
 
 template <int D>
@@ -187,9 +242,9 @@ attention_dq_kernel(bf16* dq, const bf16* dout, const bf16* q, const bf16* k, co
   bf16* dos = qs + kTile * LD;                   // [64][LD]
   bf16* kv = dos + kTile * LD;                   // 2 stages x (K [64][LD], V [64][LD])
 
-  const int b = blockIdx.y, h = blockIdx.z, g = h / (Hq / Hkv);
+  const int h = blockIdx.x, b = blockIdx.y, g = h / (Hq / Hkv);
   const int s0 = cu_seqlens[b], len = cu_seqlens[b + 1] - s0;
-  const int r0 = blockIdx.x * kTile;
+  const int r0 = heavy_first_tile(true) * kTile;
   if (r0 >= len) return;
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, gq = lane / 4, tq = lane % 4;
   const int warp_first = r0 + 16 * warp;
@@ -254,25 +309,32 @@ attention_dq_kernel(bf16* dq, const bf16* dout, const bf16* q, const bf16* k, co
   add_rows<D>(dq + (int64_t(s0) + row_a) * stride + int64_t(h) * D, stride, row_a < len, row_b < len, dq_acc, scale);
 }
 
+// dk_part / dv_part: [T, Hq, D] float32 scratch when the heads are grouped (Hq > Hkv), else null.
 template <int D>
-void launch(Context& ctx, bf16* dq, bf16* dk, bf16* dv, const bf16* dout, const bf16* q, const bf16* k,
-            const bf16* v, const float* lse, const float* Di, const int32_t* cu_seqlens, int B, int Hq, int Hkv,
-            int max_seqlen) {
+void launch(Context& ctx, bf16* dq, bf16* dk, bf16* dv, float* dk_part, float* dv_part, const bf16* dout,
+            const bf16* q, const bf16* k, const bf16* v, const float* lse, const float* Di,
+            const int32_t* cu_seqlens, int B, int T, int Hq, int Hkv, int max_seqlen) {
   const float scale = 1.0f / sqrtf(float(D));
   const size_t smem_kv = sizeof(bf16) * 6 * kTile * ld<D>() + sizeof(float) * 4 * kTile;
   auto dkdv = attention_dkdv_kernel<D>;
   R1_CUDA_CHECK("attention_backward",
                 cudaFuncSetAttribute(dkdv, cudaFuncAttributeMaxDynamicSharedMemorySize, int(smem_kv)));
-  dkdv<<<dim3(ceil_div(max_seqlen, kTile), B, Hkv), kThreads, smem_kv, ctx.stream()>>>(
-      dk, dv, dout, q, k, v, lse, Di, cu_seqlens, Hq, Hkv, scale);
+  dkdv<<<tile_grid(Hq, B, max_seqlen), kThreads, smem_kv, ctx.stream()>>>(dk, dv, dk_part, dv_part, dout, q, k, v,
+                                                                          lse, Di, cu_seqlens, Hq, Hkv, scale);
   R1_CUDA_LAUNCH_CHECK("attention_backward(dk, dv)");
+  if (dk_part) {
+    const int64_t quads = int64_t(T) * Hkv * (D / 4);
+    attention_group_sum_kernel<<<unsigned(ceil_div(quads, 256)), 256, 0, ctx.stream()>>>(
+        dk, dv, dk_part, dv_part, T, Hq, Hkv, D, scale);
+    R1_CUDA_LAUNCH_CHECK("attention_backward(group sum)");
+  }
 
   const size_t smem_q = sizeof(bf16) * 6 * kTile * ld<D>();
   auto dqk = attention_dq_kernel<D>;
   R1_CUDA_CHECK("attention_backward",
                 cudaFuncSetAttribute(dqk, cudaFuncAttributeMaxDynamicSharedMemorySize, int(smem_q)));
-  dqk<<<dim3(ceil_div(max_seqlen, kTile), B, Hq), kThreads, smem_q, ctx.stream()>>>(dq, dout, q, k, v, lse, Di,
-                                                                                   cu_seqlens, Hq, Hkv, scale);
+  dqk<<<tile_grid(Hq, B, max_seqlen), kThreads, smem_q, ctx.stream()>>>(dq, dout, q, k, v, lse, Di, cu_seqlens,
+                                                                         Hq, Hkv, scale);
   R1_CUDA_LAUNCH_CHECK("attention_backward(dq)");
 }
 
@@ -288,14 +350,25 @@ void attention_backward(Context& ctx, bf16* dq, bf16* dk, bf16* dv, const bf16* 
   R1_CHECK(aligned16(dq) && aligned16(dk) && aligned16(dv) && aligned16(dout) && aligned16(q) && aligned16(k) &&
                aligned16(v),
            "attention_backward: tensors must be 16-byte aligned");
-  auto* Di = static_cast<float*>(ctx.scratch(sizeof(float) * size_t(T) * Hq));
+  // One scratch request: Di [T, Hq], then with grouped heads the dk and dv partials [T, Hq, D] each.
   const int64_t rows = int64_t(T) * Hq;
+  const bool grouped = Hq > Hkv;
+  const int64_t di_floats = (rows + 3) / 4 * 4;  // the partials start 16-byte aligned (float4 loads)
+  auto* Di = static_cast<float*>(ctx.scratch(sizeof(float) * size_t(di_floats + (grouped ? 2 * rows * D : 0))));
+  float* dk_part = grouped ? Di + di_floats : nullptr;
+  float* dv_part = grouped ? dk_part + rows * D : nullptr;
   attention_row_dot_kernel<<<ceil_div(rows, kWarps), kThreads, 0, ctx.stream()>>>(Di, dout, out, rows, D);
   R1_CUDA_LAUNCH_CHECK("attention_backward(Di)");
   switch (D) {
-    case 32: return launch<32>(ctx, dq, dk, dv, dout, q, k, v, lse, Di, cu_seqlens, B, Hq, Hkv, max_seqlen);
-    case 64: return launch<64>(ctx, dq, dk, dv, dout, q, k, v, lse, Di, cu_seqlens, B, Hq, Hkv, max_seqlen);
-    case 128: return launch<128>(ctx, dq, dk, dv, dout, q, k, v, lse, Di, cu_seqlens, B, Hq, Hkv, max_seqlen);
+    case 32:
+      return launch<32>(ctx, dq, dk, dv, dk_part, dv_part, dout, q, k, v, lse, Di, cu_seqlens, B, T, Hq, Hkv,
+                         max_seqlen);
+    case 64:
+      return launch<64>(ctx, dq, dk, dv, dk_part, dv_part, dout, q, k, v, lse, Di, cu_seqlens, B, T, Hq, Hkv,
+                         max_seqlen);
+    case 128:
+      return launch<128>(ctx, dq, dk, dv, dk_part, dv_part, dout, q, k, v, lse, Di, cu_seqlens, B, T, Hq, Hkv,
+                         max_seqlen);
     default:
       throw Error("cuda: attention_backward: head dim " + std::to_string(D) + " is not supported (32, 64, 128)");
   }

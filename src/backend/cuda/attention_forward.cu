@@ -26,9 +26,9 @@ attention_forward_kernel(bf16* out, float* lse, const bf16* q, const bf16* k, co
   bf16* qs = reinterpret_cast<bf16*>(smem_raw);  // [64][LD]
   bf16* kv = qs + kTile * LD;                    // 2 stages x (K [64][LD], V [64][LD])
 
-  const int b = blockIdx.y, h = blockIdx.z, g = h / (Hq / Hkv);
+  const int h = blockIdx.x, b = blockIdx.y, g = h / (Hq / Hkv);
   const int s0 = cu_seqlens[b], len = cu_seqlens[b + 1] - s0;
-  const int r0 = blockIdx.x * kTile;
+  const int r0 = heavy_first_tile(true) * kTile;
   if (r0 >= len) return;
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, gq = lane / 4, tq = lane % 4;
   const int warp_first = r0 + 16 * warp;
@@ -156,7 +156,7 @@ void launch(Context& ctx, bf16* out, float* lse, const bf16* q, const bf16* k, c
   auto kernel = attention_forward_kernel<D>;
   R1_CUDA_CHECK("attention_forward",
                 cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, int(smem)));
-  const dim3 grid(ceil_div(max_seqlen, kTile), B, Hq);
+  const dim3 grid = tile_grid(Hq, B, max_seqlen);
   kernel<<<grid, kThreads, smem, ctx.stream()>>>(out, lse, q, k, v, cu_seqlens, Hq, Hkv,
                                                  kLog2e / sqrtf(float(D)));
   R1_CUDA_LAUNCH_CHECK("attention_forward");

@@ -84,12 +84,14 @@ struct SwigluForward {
   __device__ static void apply(const float* x, float* y) { y[0] = x[0] * sigmoid(x[0]) * x[1]; }
 };
 
+template <bool kAdd>
 struct SwigluBackward {  // x = (dout, gate, up); y = (dgate, dup)
-  static constexpr bool kAccumulates = true;
+  static constexpr bool kAccumulates = kAdd;
   __device__ static void apply(const float* x, float* y) {
     const float d = x[0], g = x[1], u = x[2], sg = sigmoid(g);
-    y[0] += d * u * sg * (1.0f + g * (1.0f - sg));
-    y[1] += d * g * sg;
+    const float dg = d * u * sg * (1.0f + g * (1.0f - sg)), du = d * g * sg;
+    y[0] = kAdd ? y[0] + dg : dg;
+    y[1] = kAdd ? y[1] + du : du;
   }
 };
 
@@ -122,8 +124,11 @@ void swiglu_forward(Context& ctx, bf16* out, const bf16* gate, const bf16* up, i
 }
 
 void swiglu_backward(Context& ctx, bf16* dgate, bf16* dup, const bf16* dout, const bf16* gate, const bf16* up,
-                     int64_t n) {
-  map<SwigluBackward, 3, 2>(ctx, "swiglu_backward", {{mut(dout), mut(gate), mut(up)}}, {{dgate, dup}}, n);
+                     int64_t n, bool accumulate) {
+  if (accumulate)
+    map<SwigluBackward<true>, 3, 2>(ctx, "swiglu_backward", {{mut(dout), mut(gate), mut(up)}}, {{dgate, dup}}, n);
+  else
+    map<SwigluBackward<false>, 3, 2>(ctx, "swiglu_backward", {{mut(dout), mut(gate), mut(up)}}, {{dgate, dup}}, n);
 }
 
 void add_inplace(Context& ctx, bf16* y, const bf16* x, int64_t n) {

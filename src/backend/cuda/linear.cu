@@ -39,10 +39,12 @@ void linear_forward(Context& ctx, bf16* y, const bf16* x, const bf16* W, const b
 }
 
 void linear_backward(Context& ctx, bf16* dx, float* dW, float* db, const bf16* dy, const bf16* x, const bf16* W,
-                     int T, int I, int O) {
+                     int T, int I, int O, bool accumulate_dx) {
   if (T <= 0) return;
-  // dx^T [I, T] += W^T-as-stored [I, O] dy^T [O, T]:  m = I, n = T, k = O.
-  if (dx) gemm(ctx, "linear_backward(dx)", false, false, I, T, O, 1.0f, W, I, dy, O, 1.0f, dx, CUDA_R_16BF, I);
+  // dx^T [I, T] (+)= W^T-as-stored [I, O] dy^T [O, T]:  m = I, n = T, k = O.
+  if (dx)
+    gemm(ctx, "linear_backward(dx)", false, false, I, T, O, 1.0f, W, I, dy, O, accumulate_dx ? 1.0f : 0.0f, dx,
+         CUDA_R_16BF, I);
   // dW^T [I, O] += x^T [I, T] (dy^T [O, T])^T:  m = I, n = O, k = T, float32 accumulator.
   gemm(ctx, "linear_backward(dW)", false, true, I, O, T, 1.0f, x, I, dy, O, 1.0f, dW, CUDA_R_32F, I);
   if (db) {

@@ -35,9 +35,10 @@ void rmsnorm_backward(Context& ctx, bf16* dx, float* dweight, const bf16* dout, 
 
 // ---- linear, HF layout W [O, I]: y[T, O] = x[T, I] W^T + bias (bias may be null), via cuBLASLt ----
 void linear_forward(Context& ctx, bf16* y, const bf16* x, const bf16* W, const bf16* bias, int T, int I, int O);
-// dx += dy W (skipped when dx is null), dW += dy^T x, db += sum_t dy (skipped when db is null).
+// dx += dy W (skipped when dx is null; dx = dy W with accumulate_dx false: no zeroing pass before it),
+// dW += dy^T x, db += sum_t dy (skipped when db is null).
 void linear_backward(Context& ctx, bf16* dx, float* dW, float* db, const bf16* dy, const bf16* x, const bf16* W,
-                     int T, int I, int O);
+                     int T, int I, int O, bool accumulate_dx = true);
 
 // ---- RoPE, rotate_half pairing (i, i + D/2). cos/sin tables [max_pos, D/2] float32 on the device, built by
 // cpu::rope_tables and uploaded, so both backends rotate by bitwise the same angles. In place on x [T, H, D]. ----
@@ -59,8 +60,9 @@ void attention_backward(Context& ctx, bf16* dq, bf16* dk, bf16* dv, const bf16* 
 
 // ---- SwiGLU out = silu(gate) * up, and the residual y += x ----
 void swiglu_forward(Context& ctx, bf16* out, const bf16* gate, const bf16* up, int64_t n);
+// Adds into dgate / dup; with accumulate false it writes them instead (no zeroing pass over [T, F] before it).
 void swiglu_backward(Context& ctx, bf16* dgate, bf16* dup, const bf16* dout, const bf16* gate, const bf16* up,
-                     int64_t n);
+                     int64_t n, bool accumulate = true);
 void add_inplace(Context& ctx, bf16* y, const bf16* x, int64_t n);
 
 // ---- chunked LM head: logits = x W^T * inv_temperature, `chunk` tokens at a time (a float32 [chunk, V] scratch

@@ -241,7 +241,7 @@ void CudaTransformer::backward_trunk() {
   Acts& a = *acts_;
   const bf16* W = weights_.get();
   float* G = grads();
-  const size_t TC = size_t(T) * C * sizeof(bf16), TF = size_t(T) * F * sizeof(bf16),
+  const size_t TC = size_t(T) * C * sizeof(bf16),
                TQ = size_t(T) * Hq * D * sizeof(bf16), TKV = size_t(T) * Hkv * D * sizeof(bf16);
   zero(ctx, a.dres, TC);
   rmsnorm_backward(ctx, a.dres, G + layout_.final_norm, a.dnorm, a.x_final, W + layout_.final_norm, a.rstd_final, T, C);
@@ -251,18 +251,14 @@ void CudaTransformer::backward_trunk() {
     const Acts::Layer& L = a.layers[size_t(l)];
     // MLP. The SwiGLU product was not saved: recompute it for down_proj's weight gradient.
     swiglu_forward(ctx, a.act, L.gate, L.up, int64_t(T) * F);
-    zero(ctx, a.dact, TF);
-    linear_backward(ctx, a.dact, G + w.down_w, at_or_null(G, w.down_b), a.dres, a.act, W + w.down_w, T, F, C);
-    zero(ctx, a.dgate, TF);
-    zero(ctx, a.dup, TF);
-    swiglu_backward(ctx, a.dgate, a.dup, a.dact, L.gate, L.up, int64_t(T) * F);
-    zero(ctx, a.dnorm, TC);
-    linear_backward(ctx, a.dnorm, G + w.gate_w, at_or_null(G, w.gate_b), a.dgate, L.n2, W + w.gate_w, T, C, F);
+    // The first product into each activation gradient writes it (accumulate_dx false): no zeroing pass.
+    linear_backward(ctx, a.dact, G + w.down_w, at_or_null(G, w.down_b), a.dres, a.act, W + w.down_w, T, F, C, false);
+    swiglu_backward(ctx, a.dgate, a.dup, a.dact, L.gate, L.up, int64_t(T) * F, /*accumulate=*/false);
+    linear_backward(ctx, a.dnorm, G + w.gate_w, at_or_null(G, w.gate_b), a.dgate, L.n2, W + w.gate_w, T, C, F, false);
     linear_backward(ctx, a.dnorm, G + w.up_w, at_or_null(G, w.up_b), a.dup, L.n2, W + w.up_w, T, C, F);
     rmsnorm_backward(ctx, a.dres, G + w.post_norm, a.dnorm, L.h, W + w.post_norm, L.rstd2, T, C);
     // Attention.
-    zero(ctx, a.datt, TQ);
-    linear_backward(ctx, a.datt, G + w.o_w, at_or_null(G, w.o_b), a.dres, L.att, W + w.o_w, T, Hq * D, C);
+    linear_backward(ctx, a.datt, G + w.o_w, at_or_null(G, w.o_b), a.dres, L.att, W + w.o_w, T, Hq * D, C, false);
     zero(ctx, a.dq, TQ);
     zero(ctx, a.dk, TKV);
     zero(ctx, a.dv, TKV);
@@ -270,8 +266,7 @@ void CudaTransformer::backward_trunk() {
                        batch_max_seqlen_);
     rope_backward(ctx, a.dq, positions_.get(), rope_cos_.get(), rope_sin_.get(), T, Hq, D);
     rope_backward(ctx, a.dk, positions_.get(), rope_cos_.get(), rope_sin_.get(), T, Hkv, D);
-    zero(ctx, a.dnorm, TC);
-    linear_backward(ctx, a.dnorm, G + w.q_w, at_or_null(G, w.q_b), a.dq, L.n1, W + w.q_w, T, C, Hq * D);
+    linear_backward(ctx, a.dnorm, G + w.q_w, at_or_null(G, w.q_b), a.dq, L.n1, W + w.q_w, T, C, Hq * D, false);
     linear_backward(ctx, a.dnorm, G + w.k_w, at_or_null(G, w.k_b), a.dk, L.n1, W + w.k_w, T, C, Hkv * D);
     linear_backward(ctx, a.dnorm, G + w.v_w, at_or_null(G, w.v_b), a.dv, L.n1, W + w.v_w, T, C, Hkv * D);
     rmsnorm_backward(ctx, a.dres, G + w.input_norm, a.dnorm, L.x, W + w.input_norm, L.rstd1, T, C);
