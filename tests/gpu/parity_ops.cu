@@ -385,9 +385,12 @@ void check_swiglu_add(Context& ctx) {
   compare("swiglu_forward", "out (unaligned)", Vec(gpu.begin() + 1, gpu.end()), Vec(out.begin() + 1, out.end()));
 }
 
-void check_lm_head(Context& ctx) {
-  const int T = 300, C = 896, V = 151936, chunk = 128;  // chunk does not divide T: a short last chunk
+// The dlogits pass holds each row in a cluster of 1-8 blocks' shared memory when V % 4 == 0 (V = 151936: 4
+// blocks, 60000: 2) and falls back to one block per row otherwise (4099).
+void check_lm_head(Context& ctx, int T, int V, int chunk) {  // chunk not dividing T: a short last chunk
+  const int C = 896;
   const float inv_temperature = 1.0f / 0.7f;
+  const std::string vocab = " V" + std::to_string(V);
   const Vec x = randn(size_t(T) * C), W = randn(size_t(V) * C, 0.05f);
   std::vector<int32_t> targets = randint(T, 0, V);
   for (int t = 0; t < T; t += 11) targets[t] = -1;  // masked tokens
@@ -405,10 +408,20 @@ void check_lm_head(Context& ctx) {
   r1::cuda::lm_head_forward(ctx, d_lp->p, d_ent->p, d_x->p, d_W->p, d_t->p, T, C, V, inv_temperature, chunk);
   r1::cuda::lm_head_backward(ctx, g_dx.p(), g_dW.p(), d_dlp->p, d_dent->p, d_x->p, d_W->p, d_t->p, T, C, V,
                              inv_temperature, chunk);
-  compare("lm_head_forward", "logprob", download(*d_lp), logprob);
-  compare("lm_head_forward", "entropy", download(*d_ent), entropy);
-  compare("lm_head_backward", "dx", g_dx.increment(), dx);
-  compare("lm_head_backward", "dW", g_dW.increment(), dW);
+  compare("lm_head_forward" + vocab, "logprob", download(*d_lp), logprob);
+  compare("lm_head_forward" + vocab, "entropy", download(*d_ent), entropy);
+  compare("lm_head_backward" + vocab, "dx", g_dx.increment(), dx);
+  compare("lm_head_backward" + vocab, "dW", g_dW.increment(), dW);
+  // The fused forward + backward: the dlogits pass writes the log-probs and entropies too.
+  F32 f_lp = poisoned_f32(T), f_ent = poisoned_f32(T);
+  Grad<bf16> f_dx(dx.size(), rms(dx));
+  Grad<float> f_dW(dW.size(), rms(dW));
+  r1::cuda::lm_head_forward_backward(ctx, f_lp->p, f_ent->p, f_dx.p(), f_dW.p(), d_dlp->p, d_dent->p, d_x->p, d_W->p,
+                                     d_t->p, T, C, V, inv_temperature, chunk);
+  compare("lm_head_forward_backward" + vocab, "logprob", download(*f_lp), logprob);
+  compare("lm_head_forward_backward" + vocab, "entropy", download(*f_ent), entropy);
+  compare("lm_head_forward_backward" + vocab, "dx", f_dx.increment(), dx);
+  if (V != 151936) return;
 
   const int n = 5;
   Vec logits(size_t(n) * V);
@@ -645,7 +658,9 @@ int main(int argc, char** argv) {
       check_attention(ctx, {97, 160}, 8, 2, 128);
       check_attention(ctx, {1024, 1, 64}, 6, 2, 64);
       check_swiglu_add(ctx);
-      check_lm_head(ctx);
+      check_lm_head(ctx, 300, 151936, 128);
+      check_lm_head(ctx, 67, 60000, 32);
+      check_lm_head(ctx, 67, 4099, 32);
       check_optimizer(ctx);
       ctx.synchronize("parity");
       std::printf("\n%-34s %-16s %12s  %s\n", "op", "tensor", "rel L2 err", "result");

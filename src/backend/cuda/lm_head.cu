@@ -5,6 +5,12 @@
 // The backward recomputes the chunk's logits, overwrites nothing, and forms bf16 dlogits
 //   dz = (dlogprob (onehot - p) - dentropy p (log p + H)) * inv_temperature
 // which two more products turn into dx += dz W and dW += dz^T x (float32).
+// The dlogits pass needs every row twice (its statistics, then the gradient), and a float32 row of a 152k
+// vocabulary (594 KiB) outgrows one SM. So a cluster of n blocks takes a row: each block copies its 1/n of the
+// row into shared memory once, the blocks combine their statistics through distributed shared memory (in rank
+// order: deterministic), and each writes its part of dz from shared memory. The logits are read from memory once.
+#include <cooperative_groups.h>
+
 #include <algorithm>
 
 #include "backend/cuda/common.cuh"
@@ -109,6 +115,104 @@ __global__ void lm_head_dlogits_kernel(bf16* __restrict__ dlogits, float* logpro
   }
 }
 
+namespace cg = cooperative_groups;
+
+// The largest part of a row a cluster block holds in shared memory, and the cluster sizes tried (8 is the largest
+// portable cluster): V = 151,936 takes 8 blocks of 74 KiB, so 3 blocks share an SM and one's copy overlaps the
+// others' arithmetic (with 4 blocks of 148 KiB, one per SM, the step was slower than two passes from memory).
+constexpr int kMaxPartFloats = 80 * 1024 / 4;
+constexpr int kMaxCluster = 8;
+
+// The smallest cluster whose parts fit (0: none does, or the row cannot be split into 16-byte-aligned parts).
+int dlogits_cluster_size(int V) {
+  if (V % 4 != 0) return 0;
+  for (int n = 1; n <= kMaxCluster; n *= 2)
+    if ((V / 4 + n - 1) / n * 4 <= kMaxPartFloats) return n;
+  return 0;
+}
+
+// lm_head_dlogits_kernel's computation with the row held in the shared memory of a cluster of gridDim.x blocks;
+// block (k, r) owns logits [k * part, (k + 1) * part) of row r. part is a multiple of 4.
+__global__ void __launch_bounds__(kThreads)
+lm_head_dlogits_cluster_kernel(bf16* __restrict__ dlogits, float* logprob, float* entropy,
+                               const float* __restrict__ logits, const int32_t* targets, const float* dlogprob,
+                               const float* dentropy, int V, int part, float inv_temperature) {
+  extern __shared__ __align__(16) float zs[];
+  __shared__ SoftmaxStats part_stats;
+  cg::cluster_group cluster = cg::this_cluster();
+  const int rank = int(cluster.block_rank()), ranks = int(cluster.num_blocks());
+  const int r = blockIdx.y, v0 = rank * part, n = max(0, min(V, v0 + part) - v0);
+  const int32_t target = targets[r];
+  bf16* d = dlogits + int64_t(r) * V + v0;
+  if (target < 0) {  // the same for every block of the cluster: none of them reads a peer
+    for (int v = threadIdx.x; v < n; v += blockDim.x) d[v] = to_bf16(0.0f);
+    if (rank == 0 && threadIdx.x == 0) {
+      if (logprob) logprob[r] = 0.0f;
+      if (entropy) entropy[r] = 0.0f;
+    }
+    return;
+  }
+  const float4* src = reinterpret_cast<const float4*>(logits + int64_t(r) * V + v0);
+#pragma unroll 4
+  for (int i = threadIdx.x; i < n / 4; i += blockDim.x) reinterpret_cast<float4*>(zs)[i] = src[i];
+  __syncthreads();
+  const SoftmaxStats mine = row_stats(zs, n);
+  if (threadIdx.x == 0) part_stats = mine;
+  cluster.sync();
+  SoftmaxStats st = *cluster.map_shared_rank(&part_stats, 0);
+  for (int k = 1; k < ranks; k++) st = combine(st, *cluster.map_shared_rank(&part_stats, k));
+  cluster.sync();  // every peer has read this block's statistics: it may run on and exit
+  const float lse = st.m + logf(st.s), H = lse - st.a / st.s;
+  if (threadIdx.x == 0 && target >= v0 && target < v0 + n) {
+    if (logprob) logprob[r] = zs[target - v0] - lse;
+    if (entropy) entropy[r] = H;
+  }
+  const float gl = dlogprob ? dlogprob[r] : 0.0f, ge = dentropy ? dentropy[r] : 0.0f;
+#pragma unroll 4
+  for (int v = threadIdx.x; v < n; v += blockDim.x) {
+    const float logp = zs[v] - lse, p = __expf(logp);
+    float g = -gl * p - ge * p * (logp + H);
+    if (v0 + v == target) g += gl;
+    d[v] = to_bf16(g * inv_temperature);
+  }
+}
+
+// dlogits (and optionally logprob / entropy) of `rows` rows: the cluster kernel where the vocabulary allows it.
+void launch_dlogits(Context& ctx, const char* op, bf16* dlogits, float* logprob, float* entropy, const float* logits,
+                    const int32_t* targets, const float* dlogprob, const float* dentropy, int rows, int V,
+                    float inv_temperature) {
+  const int n = dlogits_cluster_size(V);
+  if (n == 0) {
+    lm_head_dlogits_kernel<<<rows, kThreads, 0, ctx.stream()>>>(dlogits, logprob, entropy, logits, targets, dlogprob,
+                                                                dentropy, V, inv_temperature);
+    R1_CUDA_LAUNCH_CHECK(op);
+    return;
+  }
+  const int part = (V / 4 + n - 1) / n * 4;
+  const size_t smem = sizeof(float) * size_t(part);
+  static const bool configured = [] {
+    R1_CUDA_CHECK("lm_head dlogits", cudaFuncSetAttribute(lm_head_dlogits_cluster_kernel,
+                                                          cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                                          int(sizeof(float) * kMaxPartFloats)));
+    return true;
+  }();
+  (void)configured;
+  cudaLaunchConfig_t cfg{};
+  cfg.gridDim = dim3(unsigned(n), unsigned(rows));
+  cfg.blockDim = dim3(unsigned(kThreads));
+  cfg.dynamicSmemBytes = smem;
+  cfg.stream = ctx.stream();
+  cudaLaunchAttribute attr[1];
+  attr[0].id = cudaLaunchAttributeClusterDimension;
+  attr[0].val.clusterDim.x = unsigned(n);
+  attr[0].val.clusterDim.y = 1;
+  attr[0].val.clusterDim.z = 1;
+  cfg.attrs = attr;
+  cfg.numAttrs = 1;
+  R1_CUDA_CHECK(op, cudaLaunchKernelEx(&cfg, lm_head_dlogits_cluster_kernel, dlogits, logprob, entropy, logits,
+                                       targets, dlogprob, dentropy, V, part, inv_temperature));
+}
+
 // logits [rows, V] float32 = x [rows, C] W [V, C]^T * alpha. Column-major: logits^T [V, rows] = W^T x^T.
 void chunk_logits(Context& ctx, const char* op, float* logits, const bf16* x, const bf16* W, int rows, int C, int V,
                   float alpha) {
@@ -154,10 +258,9 @@ void head_backward_chunks(Context& ctx, const char* op, float* logprob, float* e
     const int rows = std::min(chunk, T - t0);
     const bf16* xc = x + int64_t(t0) * C;
     chunk_logits(ctx, op, logits, xc, W, rows, C, V, inv_temperature);
-    lm_head_dlogits_kernel<<<rows, kThreads, 0, ctx.stream()>>>(
-        dlogits, logprob ? logprob + t0 : nullptr, entropy ? entropy + t0 : nullptr, logits, targets + t0,
-        dlogprob ? dlogprob + t0 : nullptr, dentropy ? dentropy + t0 : nullptr, V, inv_temperature);
-    R1_CUDA_LAUNCH_CHECK(op);
+    launch_dlogits(ctx, op, dlogits, logprob ? logprob + t0 : nullptr, entropy ? entropy + t0 : nullptr, logits,
+                   targets + t0, dlogprob ? dlogprob + t0 : nullptr, dentropy ? dentropy + t0 : nullptr, rows, V,
+                   inv_temperature);
     // dx^T [C, rows] += W^T-as-stored [C, V] dz^T [V, rows]
     gemm(ctx, op, false, false, C, rows, V, 1.0f, W, C, dlogits, V, 1.0f, dx + int64_t(t0) * C, CUDA_R_16BF, C);
     // dW^T [C, V] += x^T [C, rows] (dz^T [V, rows])^T
