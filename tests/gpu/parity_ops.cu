@@ -23,6 +23,7 @@
 
 #include "backend/cpu/ops.h"
 #include "backend/cuda/check.h"
+#include "backend/cuda/device_buffer.h"
 #include "backend/cuda/ops.h"
 #include "core/dtype.h"
 #include "backend/cpu/optimizer.h"
@@ -167,6 +168,12 @@ void compare(const std::string& op, const std::string& tensor, const Vec& gpu, c
   }
   const double rel = den > 0 ? std::sqrt(num / den) : std::sqrt(num);
   g_rows.push_back({op, tensor, rel, finite});
+}
+
+// Two GPU results that must agree bit for bit: reported as 0 when they do, 1 (a failure) when not.
+void compare_bitwise(const std::string& op, const std::string& tensor, const Vec& a, const Vec& b) {
+  const bool same = a.size() == b.size() && std::memcmp(a.data(), b.data(), sizeof(float) * a.size()) == 0;
+  g_rows.push_back({op, tensor, same ? 0.0 : 1.0, true});
 }
 
 struct Timing {
@@ -462,6 +469,34 @@ void check_optimizer(Context& ctx) {
     compare(op, "m", download(*d_m), m);
     compare(op, "v", download(*d_v), v);
     compare(op, "params bf16", pb, pb_ref);
+  }
+  // One launch over tensors that decay and tensors that do not, with the moments of a shard starting at 1000:
+  // bitwise the per-tensor launches.
+  {
+    const int64_t shard = 1000;
+    const std::vector<r1::cuda::AdamWSpan> spans = {
+        {shard, 5000, true}, {5000, 5000 + 70000, false}, {75000, 75001, false}, {75001, n, true}};
+    const Vec p0 = randn(size_t(n), 1.0f, false), g = randn(size_t(n), 1e-2f, false);
+    const Vec m0 = randn(size_t(n - shard), 1e-3f, false);
+    Vec v0 = randn(size_t(n - shard), 1e-3f, false);
+    for (auto& x : v0) x = x * x;
+    F32 a_p = up_f32(p0), a_m = up_f32(m0), a_v = up_f32(v0), b_p = up_f32(p0), b_m = up_f32(m0), b_v = up_f32(v0);
+    F32 d_g = up_f32(g);
+    B16 a_pb = poisoned_bf16(size_t(n)), b_pb = poisoned_bf16(size_t(n));
+    for (const auto& s : spans)
+      r1::cuda::adamw_update(ctx, a_p->p + s.begin, a_pb->p + s.begin, d_g->p + s.begin, a_m->p + (s.begin - shard),
+                             a_v->p + (s.begin - shard), s.end - s.begin, c.beta1, c.beta2, c.eps, c.weight_decay,
+                             3e-4f, 3, s.decay, 0.5f);
+    const std::vector<r1::cuda::AdamWChunk> chunks = r1::cuda::adamw_chunks(spans);
+    r1::cuda::DeviceBuffer<r1::cuda::AdamWChunk> d_chunks(chunks.size(), "chunks");
+    cudaMemcpy(d_chunks.get(), chunks.data(), d_chunks.bytes(), cudaMemcpyHostToDevice);
+    r1::cuda::adamw_update_chunks(ctx, b_p->p, b_pb->p, d_g->p, b_m->p, b_v->p, shard, d_chunks.get(),
+                                  int(chunks.size()), c.beta1, c.beta2, c.eps, c.weight_decay, 3e-4f, 3, 0.5f);
+    Vec pa = download(*a_p), pb = download(*b_p);
+    pa.erase(pa.begin(), pa.begin() + shard), pb.erase(pb.begin(), pb.begin() + shard);  // outside: poisoned alike
+    compare_bitwise("adamw_update_chunks", "params (vs per tensor)", pb, pa);
+    compare_bitwise("adamw_update_chunks", "m (vs per tensor)", download(*b_m), download(*a_m));
+    compare_bitwise("adamw_update_chunks", "v (vs per tensor)", download(*b_v), download(*a_v));
   }
   const Vec g = randn(size_t(n), 0.01f, false);
   F32 d_g = up_f32(g);

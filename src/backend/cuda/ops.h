@@ -11,6 +11,7 @@
 #include <cuda_bf16.h>
 
 #include <cstdint>
+#include <vector>
 
 #include "backend/cuda/context.h"
 
@@ -89,6 +90,23 @@ void lm_head_logits(Context& ctx, float* logits, const bf16* x, const bf16* W, i
 void adamw_update(Context& ctx, float* params, bf16* params_bf16, const float* grads, float* m, float* v, int64_t n,
                   float beta1, float beta2, float eps, float weight_decay, float lr, int64_t step, bool decay,
                   float grad_scale = 1.0f);
+// The same update over many tensors of the flat buffers in one launch: a model's ~300 tensors, most of them tiny
+// (norms, biases), launched one by one cost ~1 ms a step. Each chunk is a block's work: up to kAdamWChunk
+// elements of one tensor, whose decay flag it carries. adamw_chunks cuts (begin, end, decay) spans into chunks
+// once (the caller keeps them on the device); m / v index from moment_begin (a ZeRO-1 shard's start).
+struct AdamWChunk {
+  int64_t begin;
+  int32_t count, decay;
+};
+constexpr int32_t kAdamWChunk = 1 << 16;
+struct AdamWSpan {
+  int64_t begin, end;
+  bool decay;
+};
+std::vector<AdamWChunk> adamw_chunks(const std::vector<AdamWSpan>& spans);
+void adamw_update_chunks(Context& ctx, float* params, bf16* params_bf16, const float* grads, float* m, float* v,
+                         int64_t moment_begin, const AdamWChunk* chunks, int num_chunks, float beta1, float beta2,
+                         float eps, float weight_decay, float lr, int64_t step, float grad_scale = 1.0f);
 // sum g^2 in double into *sum_sq_device (one double on the device), deterministic (fixed-order reduction);
 // accumulate = true adds to it, so several buffers can share one norm without a host round trip.
 void grad_norm_squared(Context& ctx, double* sum_sq_device, const float* grads, int64_t n, bool accumulate);

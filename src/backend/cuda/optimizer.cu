@@ -3,6 +3,7 @@
 // global gradient norm as a deterministic two-level reduction in double (fixed grid, fixed combine order).
 //   m = b1 m + (1-b1) g;  v = b2 v + (1-b2) g^2
 //   p -= lr/(1-b1^t) * m / (sqrt(v)/sqrt(1-b2^t) + eps) + lr wd p      (wd only where `decay`)
+#include <algorithm>
 #include <cmath>
 
 #include "backend/cuda/common.cuh"
@@ -15,20 +16,44 @@ namespace {
 constexpr int kThreads = 256;
 constexpr int kNormBlocks = 1024;  // fixed, so the reduction order (and result) never depends on the device
 
+struct AdamWScalars {
+  float beta1, beta2, eps, step_size, inv_sqrt_bc2, wd, grad_scale;
+};
+
+AdamWScalars adamw_scalars(float beta1, float beta2, float eps, float weight_decay, float lr, int64_t step,
+                           float grad_scale) {
+  const double bc1 = 1.0 - std::pow(double(beta1), double(step));
+  const double bc2 = 1.0 - std::pow(double(beta2), double(step));
+  return {beta1, beta2, eps, float(lr / bc1), float(1.0 / std::sqrt(bc2)), lr * weight_decay, grad_scale};
+}
+
+// Element i of the flat buffers, its moments at mi; wd = lr * weight decay, or 0 where the tensor does not decay.
+__device__ __forceinline__ void adamw_element(int64_t i, int64_t mi, float* params, bf16* params_bf16,
+                                              const float* grads, float* m, float* v, const AdamWScalars& s,
+                                              float wd) {
+  const float g = grads[i] * s.grad_scale;
+  const float m1 = s.beta1 * m[mi] + (1.0f - s.beta1) * g;
+  const float v1 = s.beta2 * v[mi] + (1.0f - s.beta2) * g * g;
+  m[mi] = m1;
+  v[mi] = v1;
+  const float p = params[i];
+  const float updated = p - (s.step_size * m1 / (sqrtf(v1) * s.inv_sqrt_bc2 + s.eps) + wd * p);
+  params[i] = updated;
+  if (params_bf16) params_bf16[i] = to_bf16(updated);
+}
+
 __global__ void adamw_kernel(float* params, bf16* params_bf16, const float* grads, float* m, float* v, int64_t n,
-                             float beta1, float beta2, float eps, float step_size, float inv_sqrt_bc2, float wd,
-                             float grad_scale) {
-  for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x) {
-    const float g = grads[i] * grad_scale;
-    const float mi = beta1 * m[i] + (1.0f - beta1) * g;
-    const float vi = beta2 * v[i] + (1.0f - beta2) * g * g;
-    m[i] = mi;
-    v[i] = vi;
-    const float p = params[i];
-    const float updated = p - (step_size * mi / (sqrtf(vi) * inv_sqrt_bc2 + eps) + wd * p);
-    params[i] = updated;
-    if (params_bf16) params_bf16[i] = to_bf16(updated);
-  }
+                             AdamWScalars s, float wd) {
+  for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x)
+    adamw_element(i, i, params, params_bf16, grads, m, v, s, wd);
+}
+
+__global__ void adamw_chunks_kernel(const AdamWChunk* chunks, float* params, bf16* params_bf16, const float* grads,
+                                    float* m, float* v, int64_t moment_begin, AdamWScalars s) {
+  const AdamWChunk c = chunks[blockIdx.x];
+  const float wd = c.decay ? s.wd : 0.0f;
+  for (int64_t i = c.begin + threadIdx.x; i < c.begin + c.count; i += blockDim.x)
+    adamw_element(i, i - moment_begin, params, params_bf16, grads, m, v, s, wd);
 }
 
 __global__ void sum_squares_kernel(double* partial, const float* g, int64_t n) {
@@ -78,13 +103,28 @@ void adamw_update(Context& ctx, float* params, bf16* params_bf16, const float* g
                   float beta1, float beta2, float eps, float weight_decay, float lr, int64_t step, bool decay,
                   float grad_scale) {
   if (n <= 0) return;
-  const double bc1 = 1.0 - std::pow(double(beta1), double(step));
-  const double bc2 = 1.0 - std::pow(double(beta2), double(step));
-  const float step_size = float(lr / bc1), inv_sqrt_bc2 = float(1.0 / std::sqrt(bc2));
-  const float wd = decay ? lr * weight_decay : 0.0f;
-  adamw_kernel<<<grid_for(n), kThreads, 0, ctx.stream()>>>(params, params_bf16, grads, m, v, n, beta1, beta2, eps,
-                                                          step_size, inv_sqrt_bc2, wd, grad_scale);
+  const AdamWScalars s = adamw_scalars(beta1, beta2, eps, weight_decay, lr, step, grad_scale);
+  adamw_kernel<<<grid_for(n), kThreads, 0, ctx.stream()>>>(params, params_bf16, grads, m, v, n, s,
+                                                          decay ? s.wd : 0.0f);
   R1_CUDA_LAUNCH_CHECK("adamw_update");
+}
+
+std::vector<AdamWChunk> adamw_chunks(const std::vector<AdamWSpan>& spans) {
+  std::vector<AdamWChunk> chunks;
+  for (const AdamWSpan& s : spans)
+    for (int64_t b = s.begin; b < s.end; b += kAdamWChunk)
+      chunks.push_back({b, int32_t(std::min<int64_t>(kAdamWChunk, s.end - b)), s.decay ? 1 : 0});
+  return chunks;
+}
+
+void adamw_update_chunks(Context& ctx, float* params, bf16* params_bf16, const float* grads, float* m, float* v,
+                         int64_t moment_begin, const AdamWChunk* chunks, int num_chunks, float beta1, float beta2,
+                         float eps, float weight_decay, float lr, int64_t step, float grad_scale) {
+  if (num_chunks <= 0) return;
+  const AdamWScalars s = adamw_scalars(beta1, beta2, eps, weight_decay, lr, step, grad_scale);
+  adamw_chunks_kernel<<<num_chunks, kThreads, 0, ctx.stream()>>>(chunks, params, params_bf16, grads, m, v,
+                                                                 moment_begin, s);
+  R1_CUDA_LAUNCH_CHECK("adamw_update_chunks");
 }
 
 void grad_norm_squared(Context& ctx, double* sum_sq_device, const float* grads, int64_t n, bool accumulate) {

@@ -324,13 +324,20 @@ void CudaTransformer::init_optimizer_state(int64_t begin, int64_t end) {
 void CudaTransformer::adamw(const AdamWUpdate& u, int64_t begin, int64_t end) {
   if (begin < adam_begin_ || end > adam_begin_ + adam_count_ || begin > end)
     throw Error("adamw: range outside the optimizer state (init_optimizer_state first)");
-  for (const ParamInfo& p : layout_.params()) {
-    const int64_t b = std::max(begin, p.offset), e = std::min(end, p.offset + p.numel());
-    if (b >= e) continue;
-    const int64_t m = b - adam_begin_;
-    adamw_update(*ctx_, params_.get() + b, weights_.get() + b, grads() + b, adam_m_.get() + m, adam_v_.get() + m,
-                 e - b, u.beta1, u.beta2, u.eps, u.weight_decay, u.lr, u.step, p.weight_decay, u.grad_scale);
+  if (begin != adam_chunks_begin_ || end != adam_chunks_end_) {  // every tensor's part of the range, one launch
+    std::vector<AdamWSpan> spans;
+    for (const ParamInfo& p : layout_.params()) {
+      const int64_t b = std::max(begin, p.offset), e = std::min(end, p.offset + p.numel());
+      if (b < e) spans.push_back({b, e, p.weight_decay});
+    }
+    const std::vector<AdamWChunk> chunks = adamw_chunks(spans);
+    adam_chunks_.allocate(chunks.size(), "AdamW launch table");
+    R1_CUDA_CHECK("adamw", cudaMemcpy(adam_chunks_.get(), chunks.data(), adam_chunks_.bytes(), cudaMemcpyHostToDevice));
+    adam_chunks_begin_ = begin, adam_chunks_end_ = end;
   }
+  adamw_update_chunks(*ctx_, params_.get(), weights_.get(), grads(), adam_m_.get(), adam_v_.get(), adam_begin_,
+                      adam_chunks_.get(), int(adam_chunks_.size()), u.beta1, u.beta2, u.eps, u.weight_decay, u.lr,
+                      u.step, u.grad_scale);
 }
 
 size_t CudaTransformer::device_bytes_in_use() const {

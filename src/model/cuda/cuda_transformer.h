@@ -18,6 +18,7 @@
 
 #include "backend/cuda/context.h"
 #include "backend/cuda/device_buffer.h"
+#include "backend/cuda/ops.h"  // AdamWChunk
 #include "model/gpu_memory_plan.h"
 #include "model/trainable_model.h"
 
@@ -78,6 +79,9 @@ class CudaTransformer final : public TrainableModel {
   std::vector<float> host_params_;
   DeviceBuffer<float> params_, grads_, adam_m_, adam_v_;
   int64_t adam_begin_ = 0, adam_count_ = 0;
+  // adamw()'s launch table for the range [adam_chunks_begin_, adam_chunks_end_) (built on first use).
+  DeviceBuffer<AdamWChunk> adam_chunks_;
+  int64_t adam_chunks_begin_ = -1, adam_chunks_end_ = -1;
   DeviceBuffer<__nv_bfloat16> weights_;
   DeviceBuffer<float> rope_cos_, rope_sin_;
   DeviceBuffer<double> norm_sq_;
