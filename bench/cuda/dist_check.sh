@@ -16,23 +16,11 @@ root=$(cd "$(dirname "$0")/../.." && pwd)
 build=${1:-$root/build/cuda}
 steps=${2:-30}
 tokens=${3:-16384}
-r1=$build/r1
-[[ -x $r1 ]] || { echo "dist_check.sh: no executable $r1" >&2; exit 2; }
-export LD_LIBRARY_PATH="$build/lib:/usr/local/cuda/lib64${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
-export NCCL_NVLS_ENABLE=0 TORCH_SYMM_MEM_DISABLE_MULTICAST=1 NVSHMEM_DISABLE_NVLS=1  # never NVLink multicast
+source "$root/bench/cuda/dist_setup.sh"
 export R1_DIST_TIMEOUT=${R1_DIST_TIMEOUT:-300}
 out=${OUT:-/tmp}/dist_check
 rm -rf "$out" && mkdir -p "$out"
 nvidia-smi --query-gpu=index,name,memory.total --format=csv,noheader 2>/dev/null
-# The tokenizer of the bundle when there is one: ../shared does not travel to the GPU machine.
-tok=$build/qwen2.5/tokenizer.json
-[[ -f $tok ]] || tok=$root/../shared/data/tokenizers/qwen2.5/tokenizer.json
-tok=${TOKENIZER:-$tok}
-# collect_libs.sh leaves CUDA's own libraries behind; NCCL may live in PyTorch's wheel there instead.
-if ldd "$r1" | grep -q "libnccl.*not found"; then
-  nccl=$(python3 -c 'import nvidia.nccl, os; print(os.path.join(nvidia.nccl.__path__[0], "lib"))' 2>/dev/null)
-  [[ -n $nccl ]] && export LD_LIBRARY_PATH="$LD_LIBRARY_PATH:$nccl" && echo "libnccl from $nccl"
-fi
 "$r1" convert --model qwen2.5-0.5b -o "$out/model" --tokenizer "$tok" \
   --dtype bf16 || exit 2
 write_config() {  # $1 = file, $2 = global batch tokens

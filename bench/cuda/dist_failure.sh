@@ -13,16 +13,11 @@
 set -uo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 build=${1:-$root/build/cuda}
-r1=$build/r1
-[[ -x $r1 ]] || { echo "dist_failure.sh: no executable $r1" >&2; exit 2; }
-export LD_LIBRARY_PATH="$build/lib:/usr/local/cuda/lib64${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
-export NCCL_NVLS_ENABLE=0 TORCH_SYMM_MEM_DISABLE_MULTICAST=1 NVSHMEM_DISABLE_NVLS=1  # never NVLink multicast
+source "$root/bench/cuda/dist_setup.sh"
 export R1_DIST_TIMEOUT=${R1_DIST_TIMEOUT:-20}
 out=${OUT:-/tmp}/dist_failure
 steps=${STEPS:-8} half=$(( ${STEPS:-8} / 2 ))  # checkpoints every half; a rank goes once step half + 1 is logged
 rm -rf "$out" && mkdir -p "$out"
-tok=$build/qwen2.5/tokenizer.json
-[[ -f $tok ]] || tok=$root/../shared/data/tokenizers/qwen2.5/tokenizer.json
 tok_arg=(--tokenizer "$tok")
 [[ -d ${MODEL:-} ]] && tok_arg=()  # a model directory brings its own tokenizer
 "$r1" convert --model "${MODEL:-qwen2.5-0.5b}" -o "$out/model" "${tok_arg[@]}" --dtype bf16 > "$out/convert.log" 2>&1 || exit 2

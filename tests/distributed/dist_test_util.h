@@ -48,6 +48,15 @@ inline int free_port() {
   return ntohs(a.sin_port);
 }
 
+// Runs the r1 binary (R1_BINARY_PATH, set for the tests that use it) with `args`, its output into `log`; its
+// exit status as std::system returns it.
+#ifdef R1_BINARY_PATH
+inline int run_r1(const std::string& args, const fs::path& log) {
+  const std::string cmd = std::string(R1_BINARY_PATH) + " " + args + " > " + log.string() + " 2>&1";
+  return std::system(cmd.c_str());
+}
+#endif
+
 // A socket listening on `port` on every interface, as a TCP store server would (-1 if the port is taken).
 inline int listen_on(int port) {
   const int fd = ::socket(AF_INET, SOCK_STREAM, 0);

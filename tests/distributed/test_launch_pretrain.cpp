@@ -13,16 +13,11 @@ namespace {
 
 namespace fs = std::filesystem;
 
-int run_r1(const std::string& args, const fs::path& log) {
-  const std::string cmd = std::string(R1_BINARY_PATH) + " " + args + " > " + log.string() + " 2>&1";
-  return std::system(cmd.c_str());
-}
-
 TEST(LaunchPretrain, TwoRanksTrainLikeOneAndOnlyRankZeroWrites) {
   const fs::path dir = test::scratch_dir("launch_pretrain");
   const std::string job = " --steps 12 --seed 2 --documents 300 --batch-tokens 1024";
-  ASSERT_EQ(run_r1("pretrain --output " + (dir / "one").string() + job, dir / "one.log"), 0);
-  ASSERT_EQ(run_r1("launch --nproc 2 -- pretrain --output " + (dir / "two").string() + job, dir / "two.log"), 0);
+  ASSERT_EQ(test::run_r1("pretrain --output " + (dir / "one").string() + job, dir / "one.log"), 0);
+  ASSERT_EQ(test::run_r1("launch --nproc 2 -- pretrain --output " + (dir / "two").string() + job, dir / "two.log"), 0);
   test::expect_same_metrics(dir / "one", dir / "two", 1e-5);
   EXPECT_TRUE(fs::exists(dir / "two" / "model" / "model.safetensors"));
   int event_files = 0;

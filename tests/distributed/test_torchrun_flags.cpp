@@ -17,11 +17,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-int run_r1(const std::string& args, const fs::path& log) {
-  const std::string cmd = std::string(R1_BINARY_PATH) + " " + args + " > " + log.string() + " 2>&1";
-  return std::system(cmd.c_str());
-}
-
 TEST(TorchrunFlags, SftWritesTheRunDirectoryGivenAsRunDir) {
   const fs::path dir = test::scratch_dir("torchrun_flags");
   const std::string model = test::make_micro_model(dir / "model", 3, 200, 280);
@@ -29,7 +24,7 @@ TEST(TorchrunFlags, SftWritesTheRunDirectoryGivenAsRunDir) {
                                   << "}\n"
                                      "data: {source: addition, count: 16, eval_count: 4, min_digits: 1, max_digits: 2}\n"
                                      "train: {max_steps: 1, batch_tokens: 400}\n";
-  ASSERT_EQ(run_r1("sft --config " + (dir / "sft.yaml").string() + " --run-dir " + (dir / "run").string(),
+  ASSERT_EQ(test::run_r1("sft --config " + (dir / "sft.yaml").string() + " --run-dir " + (dir / "run").string(),
                    dir / "sft.log"), 0);
   EXPECT_TRUE(fs::exists(dir / "run" / "metrics.jsonl"));
 }
@@ -37,9 +32,9 @@ TEST(TorchrunFlags, SftWritesTheRunDirectoryGivenAsRunDir) {
 TEST(TorchrunFlags, EveryJobCommandAcceptsRunDir) {
   const fs::path dir = test::scratch_dir("torchrun_flags_parse");
   for (const std::string command : {"grpo", "sft", "pipeline", "distill"}) {
-    EXPECT_EQ(run_r1(command + " --describe-config --run-dir " + (dir / "x").string(), dir / "log"), 0) << command;
+    EXPECT_EQ(test::run_r1(command + " --describe-config --run-dir " + (dir / "x").string(), dir / "log"), 0) << command;
     // An option the command does not know is an error: acceptance above is not the parser ignoring words.
-    EXPECT_NE(run_r1(command + " --describe-config --run-folder " + (dir / "x").string(), dir / "log"), 0) << command;
+    EXPECT_NE(test::run_r1(command + " --describe-config --run-folder " + (dir / "x").string(), dir / "log"), 0) << command;
   }
 }
 

@@ -63,6 +63,14 @@ __device__ SoftmaxStats row_stats(const float* z, int V) {
   return total;
 }
 
+// d loss / d z_v of one logit (before the inverse temperature): gl = d loss / d logprob[target],
+// ge = d loss / d entropy, with lse and entropy H of the row.
+__device__ __forceinline__ float dlogit(float z, float lse, float H, float gl, float ge, bool is_target) {
+  const float logp = z - lse, p = __expf(logp);
+  const float g = -gl * p - ge * p * (logp + H);
+  return is_target ? g + gl : g;
+}
+
 __global__ void lm_head_forward_kernel(float* logprob, float* entropy, const float* logits, const int32_t* targets,
                                        int V) {
   const int r = blockIdx.x;
@@ -107,12 +115,8 @@ __global__ void lm_head_dlogits_kernel(bf16* __restrict__ dlogits, float* logpro
   }
   const float gl = dlogprob ? dlogprob[r] : 0.0f, ge = dentropy ? dentropy[r] : 0.0f;
 #pragma unroll 4
-  for (int v = threadIdx.x; v < V; v += blockDim.x) {
-    const float logp = z[v] - lse, p = __expf(logp);
-    float g = -gl * p - ge * p * (logp + H);
-    if (v == target) g += gl;
-    d[v] = to_bf16(g * inv_temperature);
-  }
+  for (int v = threadIdx.x; v < V; v += blockDim.x)
+    d[v] = to_bf16(dlogit(z[v], lse, H, gl, ge, v == target) * inv_temperature);
 }
 
 namespace cg = cooperative_groups;
@@ -169,12 +173,8 @@ lm_head_dlogits_cluster_kernel(bf16* __restrict__ dlogits, float* logprob, float
   }
   const float gl = dlogprob ? dlogprob[r] : 0.0f, ge = dentropy ? dentropy[r] : 0.0f;
 #pragma unroll 4
-  for (int v = threadIdx.x; v < n; v += blockDim.x) {
-    const float logp = zs[v] - lse, p = __expf(logp);
-    float g = -gl * p - ge * p * (logp + H);
-    if (v0 + v == target) g += gl;
-    d[v] = to_bf16(g * inv_temperature);
-  }
+  for (int v = threadIdx.x; v < n; v += blockDim.x)
+    d[v] = to_bf16(dlogit(zs[v], lse, H, gl, ge, v0 + v == target) * inv_temperature);
 }
 
 // dlogits (and optionally logprob / entropy) of `rows` rows: the cluster kernel where the vocabulary allows it.
