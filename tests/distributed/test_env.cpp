@@ -38,7 +38,7 @@ TEST(DistEnv, ReadsTorchrunVariables) {
   EXPECT_EQ(e.local_world_size, 2);
   EXPECT_EQ(e.master_addr, "node0");
   EXPECT_EQ(e.master_port, 29400);
-  EXPECT_EQ(e.store_port, 29400);  // r1 launch, or torchrun without its agent's store
+  EXPECT_EQ(e.store(), 29400);  // r1 launch, or torchrun without its agent's store
   EXPECT_DOUBLE_EQ(e.timeout_seconds, 2.5);
   EXPECT_EQ(e.launcher, "torchrun");
 }
@@ -51,15 +51,18 @@ TEST(DistEnv, UnderTorchrunsAgentStoreOursTakesTheNextPort) {
                                                        {"TORCHELASTIC_USE_AGENT_STORE", "True"}};
   const DistEnv e = parse(torchrun);
   EXPECT_EQ(e.master_port, 29400);
-  EXPECT_EQ(e.store_port, 29401);
+  EXPECT_EQ(e.store(), 29401);
   auto with_override = torchrun;
   with_override["R1_STORE_PORT"] = "31000";
-  EXPECT_EQ(parse(with_override).store_port, 31000);
+  EXPECT_EQ(parse(with_override).store(), 31000);
   with_override["R1_STORE_PORT"] = "0";
   EXPECT_THROW(parse(with_override), Error);
+  DistEnv built;  // set in code (tests, r1 launch): the store follows MASTER_PORT
+  built.master_port = 1234;
+  EXPECT_EQ(built.store(), 1234);
   auto at_top = torchrun;
   at_top["MASTER_PORT"] = "65535";
-  EXPECT_EQ(parse(at_top).store_port, 65534);
+  EXPECT_EQ(parse(at_top).store(), 65534);
 }
 
 TEST(DistEnv, ReadsOpenMpiAndSlurmVariables) {

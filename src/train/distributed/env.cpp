@@ -70,7 +70,6 @@ DistEnv parse_dist_env(const std::function<const char*(const char*)>& getenv) {
   }
   e.master_port = int(read_int(getenv, "MASTER_PORT", e.master_port, 1, 65535));
   if (e.world_size > 1 && !getenv("MASTER_PORT")) throw Error("MASTER_PORT: not set (rank 0's TCP store port)");
-  e.store_port = e.master_port;
   const char* agent_store = getenv("TORCHELASTIC_USE_AGENT_STORE");
   if (agent_store && (std::string(agent_store) == "True" || std::string(agent_store) == "1")) {
     e.store_port = e.master_port < 65535 ? e.master_port + 1 : e.master_port - 1;

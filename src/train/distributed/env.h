@@ -16,10 +16,11 @@ struct DistEnv {
   int local_rank = 0, local_world_size = 1;
   std::string master_addr = "127.0.0.1";
   int master_port = 29500;
-  // Where rank 0 serves our TCP store. MASTER_PORT, except under torchrun, whose agent already serves its own
-  // store there (TORCHELASTIC_USE_AGENT_STORE=True): then MASTER_PORT + 1. R1_STORE_PORT overrides both.
-  int store_port = 29500;
+  // Where rank 0 serves our TCP store: 0 means MASTER_PORT. Under torchrun, whose agent already serves its own
+  // store on MASTER_PORT (TORCHELASTIC_USE_AGENT_STORE=True), MASTER_PORT + 1; R1_STORE_PORT overrides both.
+  int store_port = 0;
   std::string store_port_origin = "MASTER_PORT";  // for error messages
+  int store() const { return store_port > 0 ? store_port : master_port; }
   double timeout_seconds = 300;  // R1_DIST_TIMEOUT: rendezvous and every collective give up after this
   std::string launcher = "none";  // torchrun | mpirun | slurm | none: which variables were read (for logs)
 };

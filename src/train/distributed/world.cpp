@@ -37,8 +37,8 @@ std::unique_ptr<Session> connect(const DistEnv& env, Device device) {
     return s;
   }
   const auto timeout = std::chrono::milliseconds(int64_t(env.timeout_seconds * 1000));
-  if (env.rank == 0) s->server = std::make_unique<TcpStoreServer>(env.store_port, env.store_port_origin);
-  s->store = std::make_unique<TcpStore>(env.master_addr, env.store_port, timeout);
+  if (env.rank == 0) s->server = std::make_unique<TcpStoreServer>(env.store(), env.store_port_origin);
+  s->store = std::make_unique<TcpStore>(env.master_addr, env.store(), timeout);
   s->store->register_rank(env.rank);
   // Everyone checks in before the backend's own rendezvous, so a missing rank is named plainly.
   s->store->set("r1/joined/" + std::to_string(env.rank), {'1'});
