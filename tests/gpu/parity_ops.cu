@@ -653,6 +653,14 @@ void bench(Context& ctx, int iters) {
       r1::cuda::adamw_update(ctx, p->p, pb->p, g->p, m->p, v->p, n, 0.9f, 0.95f, 1e-8f, 0.1f, 1e-4f, 10, true);
     });
     add("adamw_update (+bf16 copy)", "n=494M", ms, gbps(30.0 * n, ms));
+    const std::vector<r1::cuda::AdamWChunk> chunks = r1::cuda::adamw_chunks({{0, n, true}});
+    r1::cuda::DeviceBuffer<r1::cuda::AdamWChunk> d_chunks(chunks.size(), "chunks");
+    cudaMemcpy(d_chunks.get(), chunks.data(), d_chunks.bytes(), cudaMemcpyHostToDevice);
+    ms = time_ms(ctx, iters, [&] {
+      r1::cuda::adamw_update_chunks(ctx, p->p, pb->p, g->p, m->p, v->p, 0, d_chunks.get(), int(chunks.size()), 0.9f,
+                                    0.95f, 1e-8f, 0.1f, 1e-4f, 10);
+    });
+    add("adamw_update_chunks (model's)", "n=494M", ms, gbps(30.0 * n, ms));
     Dev<double> sum(1);
     ms = time_ms(ctx, iters, [&] { r1::cuda::grad_norm_squared(ctx, sum.p, g->p, n, false); });
     add("grad_norm_squared", "n=494M", ms, gbps(4.0 * n, ms));

@@ -27,19 +27,48 @@ AdamWScalars adamw_scalars(float beta1, float beta2, float eps, float weight_dec
   return {beta1, beta2, eps, float(lr / bc1), float(1.0 / std::sqrt(bc2)), lr * weight_decay, grad_scale};
 }
 
-// Element i of the flat buffers, its moments at mi; wd = lr * weight decay, or 0 where the tensor does not decay.
+// One parameter's update: returns the new value and updates its moments in place; wd = lr * weight decay, or 0
+// where the tensor does not decay.
+__device__ __forceinline__ float adamw_value(float p, float grad, float& m, float& v, const AdamWScalars& s,
+                                             float wd) {
+  const float g = grad * s.grad_scale;
+  m = s.beta1 * m + (1.0f - s.beta1) * g;
+  v = s.beta2 * v + (1.0f - s.beta2) * g * g;
+  return p - (s.step_size * m / (sqrtf(v) * s.inv_sqrt_bc2 + s.eps) + wd * p);
+}
+
+// Element i of the flat buffers, its moments at mi.
 __device__ __forceinline__ void adamw_element(int64_t i, int64_t mi, float* params, bf16* params_bf16,
                                               const float* grads, float* m, float* v, const AdamWScalars& s,
                                               float wd) {
-  const float g = grads[i] * s.grad_scale;
-  const float m1 = s.beta1 * m[mi] + (1.0f - s.beta1) * g;
-  const float v1 = s.beta2 * v[mi] + (1.0f - s.beta2) * g * g;
-  m[mi] = m1;
-  v[mi] = v1;
-  const float p = params[i];
-  const float updated = p - (s.step_size * m1 / (sqrtf(v1) * s.inv_sqrt_bc2 + s.eps) + wd * p);
+  float mm = m[mi], vv = v[mi];
+  const float updated = adamw_value(params[i], grads[i], mm, vv, s, wd);
+  m[mi] = mm;
+  v[mi] = vv;
   params[i] = updated;
   if (params_bf16) params_bf16[i] = to_bf16(updated);
+}
+
+// Elements i .. i+3 (i and mi multiples of 4): 16-byte loads and stores, the bf16 copy as one 8-byte store.
+__device__ __forceinline__ void adamw_quad(int64_t i, int64_t mi, float* params, bf16* params_bf16,
+                                           const float* grads, float* m, float* v, const AdamWScalars& s, float wd) {
+  float4 p = *reinterpret_cast<const float4*>(params + i);
+  const float4 g = *reinterpret_cast<const float4*>(grads + i);
+  float4 mm = *reinterpret_cast<const float4*>(m + mi), vv = *reinterpret_cast<const float4*>(v + mi);
+  p.x = adamw_value(p.x, g.x, mm.x, vv.x, s, wd);
+  p.y = adamw_value(p.y, g.y, mm.y, vv.y, s, wd);
+  p.z = adamw_value(p.z, g.z, mm.z, vv.z, s, wd);
+  p.w = adamw_value(p.w, g.w, mm.w, vv.w, s, wd);
+  *reinterpret_cast<float4*>(params + i) = p;
+  *reinterpret_cast<float4*>(m + mi) = mm;
+  *reinterpret_cast<float4*>(v + mi) = vv;
+  if (params_bf16) {
+    const __nv_bfloat162 lo = __floats2bfloat162_rn(p.x, p.y), hi = __floats2bfloat162_rn(p.z, p.w);
+    uint2 packed;
+    packed.x = *reinterpret_cast<const uint32_t*>(&lo);
+    packed.y = *reinterpret_cast<const uint32_t*>(&hi);
+    *reinterpret_cast<uint2*>(params_bf16 + i) = packed;
+  }
 }
 
 __global__ void adamw_kernel(float* params, bf16* params_bf16, const float* grads, float* m, float* v, int64_t n,
@@ -52,6 +81,11 @@ __global__ void adamw_chunks_kernel(const AdamWChunk* chunks, float* params, bf1
                                     float* m, float* v, int64_t moment_begin, AdamWScalars s) {
   const AdamWChunk c = chunks[blockIdx.x];
   const float wd = c.decay ? s.wd : 0.0f;
+  if (c.begin % 4 == 0 && c.count % 4 == 0 && moment_begin % 4 == 0) {  // (the buffers are cudaMalloc-aligned)
+    for (int64_t q = threadIdx.x; q < c.count / 4; q += blockDim.x)
+      adamw_quad(c.begin + 4 * q, c.begin + 4 * q - moment_begin, params, params_bf16, grads, m, v, s, wd);
+    return;
+  }
   for (int64_t i = c.begin + threadIdx.x; i < c.begin + c.count; i += blockDim.x)
     adamw_element(i, i - moment_begin, params, params_bf16, grads, m, v, s, wd);
 }
