@@ -175,7 +175,7 @@ void decode_matmul(Context& ctx, const bf16* x, int T, int I, const DecodeProduc
     return decode_products::launch_wgmma(ctx, x, T, I, p, tiles, kernel, epilogue);
   }
   // The largest carveout lets 4 blocks share an SM.
-  static const bool configured = decode_products::configure_kernel("decode_matmul", decode_matmul_kernel, kSmemBytes);
+  static const bool configured = configure_kernel("decode_matmul", decode_matmul_kernel, kSmemBytes);
   (void)configured;
   decode_products::launch_split_clusters("decode_matmul", decode_matmul_kernel,
                                          dim3(unsigned(tiles), unsigned(ceil_div(T, kTile)), unsigned(kernel.splits)),

@@ -11,8 +11,10 @@
 #include <cuda_bf16.h>
 
 #include <cstdint>
+#include <utility>
 
 #include "backend/cuda/check.h"
+#include "backend/cuda/cluster_launch.cuh"
 #include "backend/cuda/common.cuh"
 #include "backend/cuda/decode_ops.h"
 
@@ -161,36 +163,13 @@ __device__ void finish_tile(const float* partial, int ld, Tile tile, int t0, int
   cluster.sync();  // keep this block's shared memory alive until every block of the cluster has read it
 }
 
-// Opts a kernel into `smem` bytes of dynamic shared memory (more than the default 48 KB) and the largest
-// shared-memory carveout; call once per kernel per process.
-template <typename... Params>
-bool configure_kernel(const char* op, void (*kernel)(Params...), size_t smem) {
-  R1_CUDA_CHECK(op, cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, int(smem)));
-  R1_CUDA_CHECK(op, cudaFuncSetAttribute(kernel, cudaFuncAttributePreferredSharedMemoryCarveout,
-                                         int(cudaSharedmemCarveoutMaxShared)));
-  return true;
-}
-
 // Launches grid (tiles, token tiles, splits) with the splits of a tile as one cluster (1, 1, splits), as a
 // programmatic dependent (pdl.cuh: the kernels request their first weight stages before dependency_wait()).
 template <typename... Params, typename... Args>
 void launch_split_clusters(const char* op, void (*kernel)(Params...), dim3 grid, int threads, size_t smem,
                            cudaStream_t stream, Args&&... args) {
-  cudaLaunchConfig_t cfg{};
-  cfg.gridDim = grid;
-  cfg.blockDim = dim3(unsigned(threads));
-  cfg.dynamicSmemBytes = smem;
-  cfg.stream = stream;
-  cudaLaunchAttribute attr[2];
-  attr[0].id = cudaLaunchAttributeClusterDimension;
-  attr[0].val.clusterDim.x = 1;
-  attr[0].val.clusterDim.y = 1;
-  attr[0].val.clusterDim.z = grid.z;
-  attr[1].id = cudaLaunchAttributeProgrammaticStreamSerialization;
-  attr[1].val.programmaticStreamSerializationAllowed = 1;
-  cfg.attrs = attr;
-  cfg.numAttrs = 2;
-  R1_CUDA_CHECK(op, cudaLaunchKernelEx(&cfg, kernel, static_cast<Params>(args)...));
+  launch_clusters(op, kernel, grid, dim3(1, 1, grid.z), threads, smem, stream, /*dependent=*/true,
+                  std::forward<Args>(args)...);
 }
 
 // The wgmma kernel's launch (decode_matmul_wgmma.cu); shapes already checked by decode_matmul.

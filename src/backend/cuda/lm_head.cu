@@ -13,6 +13,7 @@
 
 #include <algorithm>
 
+#include "backend/cuda/cluster_launch.cuh"
 #include "backend/cuda/common.cuh"
 #include "backend/cuda/gemm.h"
 #include "backend/cuda/ops.h"
@@ -190,27 +191,12 @@ void launch_dlogits(Context& ctx, const char* op, bf16* dlogits, float* logprob,
   }
   const int part = (V / 4 + n - 1) / n * 4;
   const size_t smem = sizeof(float) * size_t(part);
-  static const bool configured = [] {
-    R1_CUDA_CHECK("lm_head dlogits", cudaFuncSetAttribute(lm_head_dlogits_cluster_kernel,
-                                                          cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                                          int(sizeof(float) * kMaxPartFloats)));
-    return true;
-  }();
+  static const bool configured =
+      configure_kernel("lm_head dlogits", lm_head_dlogits_cluster_kernel, sizeof(float) * kMaxPartFloats);
   (void)configured;
-  cudaLaunchConfig_t cfg{};
-  cfg.gridDim = dim3(unsigned(n), unsigned(rows));
-  cfg.blockDim = dim3(unsigned(kThreads));
-  cfg.dynamicSmemBytes = smem;
-  cfg.stream = ctx.stream();
-  cudaLaunchAttribute attr[1];
-  attr[0].id = cudaLaunchAttributeClusterDimension;
-  attr[0].val.clusterDim.x = unsigned(n);
-  attr[0].val.clusterDim.y = 1;
-  attr[0].val.clusterDim.z = 1;
-  cfg.attrs = attr;
-  cfg.numAttrs = 1;
-  R1_CUDA_CHECK(op, cudaLaunchKernelEx(&cfg, lm_head_dlogits_cluster_kernel, dlogits, logprob, entropy, logits,
-                                       targets, dlogprob, dentropy, V, part, inv_temperature));
+  launch_clusters(op, lm_head_dlogits_cluster_kernel, dim3(unsigned(n), unsigned(rows)), dim3(unsigned(n)), kThreads,
+                  smem, ctx.stream(), /*dependent=*/false, dlogits, logprob, entropy, logits, targets, dlogprob,
+                  dentropy, V, part, inv_temperature);
 }
 
 // logits [rows, V] float32 = x [rows, C] W [V, C]^T * alpha. Column-major: logits^T [V, rows] = W^T x^T.

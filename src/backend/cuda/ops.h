@@ -54,7 +54,8 @@ void rope_backward(Context& ctx, bf16* dx, const int32_t* positions, const float
 // Head dims supported: 32, 64, 128.
 void attention_forward(Context& ctx, bf16* out, float* lse, const bf16* q, const bf16* k, const bf16* v,
                        const int32_t* cu_seqlens, int B, int T, int Hq, int Hkv, int D, int max_seqlen);
-// Deterministic: dk/dv are owned by (key tile, kv head) blocks, dq by (query tile, head) blocks; no atomics.
+// Deterministic, no atomics: dk/dv rows are owned by (key tile, query head) blocks, whose float32 partials a fixed-
+// order sum adds over each GQA group; dq rows by (query tile, query head) blocks.
 void attention_backward(Context& ctx, bf16* dq, bf16* dk, bf16* dv, const bf16* dout, const bf16* q, const bf16* k,
                         const bf16* v, const bf16* out, const float* lse, const int32_t* cu_seqlens, int B, int T,
                         int Hq, int Hkv, int D, int max_seqlen);
