@@ -6,6 +6,7 @@
 
 #include "core/error.h"
 #include "core/rng.h"
+#include "core/sampling_weight.h"
 
 namespace r1::gen {
 
@@ -39,10 +40,12 @@ double log_sum_exp(const float* logits, int vocab) {
 double Sampler::build(const float* logits, int vocab, const SamplingParams& p) {
   // Higher logit first, lower id breaks ties: the canonical order that makes draws reproducible.
   auto before = [logits](int32_t a, int32_t b) { return logits[a] > logits[b] || (logits[a] == logits[b] && a < b); };
-  const double inv_t = 1.0 / double(p.temperature);
+  const float inv_t = 1.0f / p.temperature;
   float lmax = -INFINITY;
   for (int v = 0; v < vocab; v++) lmax = std::max(lmax, logits[v]);
-  auto w = [&](int32_t v) { return std::exp((double(logits[v]) - double(lmax)) * inv_t); };
+  // float32 weights from the routine the GPU sampler runs too (core/sampling_weight.h): the same bits, so both
+  // engines draw the same token; the sums below stay in double.
+  auto w = [&](int32_t v) { return double(sampling_weight((logits[v] - lmax) * inv_t)); };
 
   order_.resize(size_t(vocab));
   std::iota(order_.begin(), order_.end(), 0);

@@ -57,7 +57,7 @@ class Sampler {
   double build(const float* logits, int vocab, const SamplingParams& params);
 
   std::vector<int32_t> order_;  // candidate ids
-  std::vector<double> weight_;  // exp((logit - max) / T) per candidate in order_
+  std::vector<double> weight_;  // sampling_weight((logit - max) / T) (float32 exp) per candidate in order_
   int kept_ = 0;                // q is supported on order_[0 .. kept_)
 };
 

@@ -109,6 +109,7 @@ void breakdown(const r1::ModelConfig& c, const bf16* w, const r1::ParamLayout& l
   int sms = 0;
   cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, 0);
   const auto plan = r1::cuda::plan_decode_attention(B, Hkv, L, sms);
+  const double kv_bytes = 2.0 * B * L * Hkv * D * 2;  // K and V of one layer
   cudaMalloc(&work, size_t(std::max<int64_t>(1, r1::cuda::decode_attention_workspace_floats(B, Hq, D, plan.splits))) * 4);
   const bf16* head = w + layout.lm_head;
   const double t_head = time_cold_ms([&] { r1::cuda::lm_head_logits(ctx, logits, x, head, B, C, V); });
@@ -119,6 +120,30 @@ void breakdown(const r1::ModelConfig& c, const bf16* w, const r1::ParamLayout& l
     r1::cuda::paged_decode_attention(ctx, att, nullptr, q, pool, pool + int64_t(pages) * ps * Hkv * D, dptr, didx, dlen,
                                      B, Hq, Hkv, D, ps, plan, work);
   });
+  // Attention as a step runs it: one launch per layer over that layer's cache (24 pools, 0.8 GB at B = 256: none
+  // stays in L2), back to back, for each tile size and stage count.
+  const int layers = c.num_hidden_layers;
+  const int64_t pool_elems = int64_t(2) * pages * ps * Hkv * D;
+  bf16* pools = nullptr;
+  cudaMalloc(&pools, size_t(pool_elems) * layers * 2);
+  fill_normal<<<int((pool_elems * layers + 255) / 256), 256>>>(pools, pool_elems * layers, 8, 1.0f);
+  std::printf("  attention B=%d, %d layers back to back (plan: tile %d, %d stages):", B, layers, plan.tile_tokens,
+              plan.stages);
+  for (int tile : {16, 32})
+    for (int stages : {2, 3}) {
+      auto variant = plan;
+      variant.tile_tokens = tile, variant.stages = stages;
+      const double t = time_cold_ms([&] {
+        for (int l = 0; l < layers; l++) {
+          const bf16* kp = pools + l * pool_elems;
+          r1::cuda::paged_decode_attention(ctx, att, nullptr, q, kp, kp + pool_elems / 2, dptr, didx, dlen, B, Hq,
+                                           Hkv, D, ps, variant, work);
+        }
+      });
+      std::printf(" tile %d / %d stages %.3f ms (%.0f GB/s);", tile, stages, t, kv_bytes * layers / (t * 1e-3) / 1e9);
+    }
+  std::printf("\n");
+  cudaFree(pools);
   // The layer's products at B rows, weights of layer 0: cuBLASLt alone (decode_linear, its measured algorithm per
   // product) vs decode_linears (the faster of that and our split-K kernel, q/k/v and gate/up in one launch each).
   bf16 *gx = nullptr, *gy = nullptr;
@@ -175,7 +200,7 @@ void breakdown(const r1::ModelConfig& c, const bf16* w, const r1::ParamLayout& l
   std::printf("; per layer %.3f -> %.3f ms, x%d = %.3f -> %.3f ms\n", layer_cublas, layer_ours, c.num_hidden_layers,
               layer_cublas * c.num_hidden_layers, layer_ours * c.num_hidden_layers);
   cudaFree(gx), cudaFree(gy);
-  const double kv_gb = 2.0 * B * L * Hkv * D * 2 / 1e9;
+  const double kv_gb = kv_bytes / 1e9;
   std::printf("  breakdown B=%d: lm_head %.3f ms, sample T=1 %.3f ms, greedy %.3f ms, top_p=0.9 %.3f ms; "
               "attention (L=%d, %d splits) %.3f ms/layer = %.0f GB/s, x%d layers = %.3f ms\n",
               B, t_head, t_t1, t_gr, t_tp, L, plan.splits, t_att, kv_gb / (t_att * 1e-3), c.num_hidden_layers,

@@ -32,6 +32,7 @@
 #include "backend/cuda/check.h"
 #include "backend/cuda/decode_ops.h"
 #include "core/dtype.h"
+#include "core/sampling_weight.h"
 #include "generate/cuda/gpu_engine.h"
 #include "generate/engine.h"
 #include "generate/sampler.h"
@@ -250,7 +251,7 @@ void check_qkv_rope(r1::cuda::Context& ctx, int T, const r1::cuda::DecodeKernel&
 
 // ---------------------------------------------------------------------------------------------------------
 void check_attention(r1::cuda::Context& ctx, int Hq, int Hkv, int D, const std::vector<int>& lens, int forced_splits,
-                     int forced_tile = 0) {
+                     int forced_tile = 0, int forced_stages = 0) {
   const int ps = 16, B = int(lens.size());
   std::vector<int32_t> indptr{0}, indices;
   int pages_total = 0;
@@ -280,13 +281,14 @@ void check_attention(r1::cuda::Context& ctx, int Hq, int Hkv, int D, const std::
     plan.splits = (max_len + plan.split_len - 1) / plan.split_len;
   }
   if (forced_tile > 0) plan.tile_tokens = forced_tile;
+  if (forced_stages > 0) plan.stages = forced_stages;
   float* work = upload(Vec(size_t(std::max<int64_t>(1, r1::cuda::decode_attention_workspace_floats(B, Hq, D, plan.splits)))));
   r1::cuda::paged_decode_attention(ctx, dout, dlse, dq, dk, dv, dptr, didx, dlen, B, Hq, Hkv, D, ps, plan, work);
   ctx.synchronize("parity attention");
   const double e_out = rel_err(download_bf16(dout, out.size()), out), e_lse = rel_err(download(dlse, lse.size()), lse);
   char name[128], detail[128];
-  std::snprintf(name, sizeof name, "paged_decode_attention Hq%d/Hkv%d D%d B%d max %d, %d splits, tile %d", Hq, Hkv, D,
-                B, max_len, plan.splits, plan.tile_tokens);
+  std::snprintf(name, sizeof name, "paged_decode_attention Hq%d/Hkv%d D%d B%d max %d, %d splits, tile %d, %d stages",
+                Hq, Hkv, D, B, max_len, plan.splits, plan.tile_tokens, plan.stages);
   std::snprintf(detail, sizeof detail, "out rel %.2e, lse rel %.2e", e_out, e_lse);
   report(name, e_out <= 1e-2 && e_lse <= 1e-4, detail);
   cudaFree(dk), cudaFree(dv), cudaFree(dq), cudaFree(dout), cudaFree(dptr), cudaFree(didx), cudaFree(dlen);
@@ -294,13 +296,43 @@ void check_attention(r1::cuda::Context& ctx, int Hq, int Hkv, int D, const std::
 }
 
 // ---------------------------------------------------------------------------------------------------------
+// The samplers agree only if core/sampling_weight.h gives the same float on both engines: every d of a dense
+// sweep (and the scaled differences (x - max) / T the kernels form), bit for bit.
+__global__ void sampling_weight_kernel(float* w, const float* d, int n) {
+  const int i = blockIdx.x * blockDim.x + threadIdx.x;
+  if (i < n) w[i] = r1::sampling_weight(d[i]);
+}
+void check_sampling_weight() {
+  Vec d;
+  for (int i = 0; i < 1 << 20; i++) d.push_back(-90.0f * float(i) / float(1 << 20));
+  for (float T : {0.7f, 0.9f, 1.3f})
+    for (int i = 0; i < 1 << 16; i++) d.push_back((-20.0f * float(i) / float(1 << 16)) * (1.0f / T));
+  const int n = int(d.size());
+  float *dd = upload(d), *dw = upload(Vec(d.size(), NAN));
+  sampling_weight_kernel<<<(n + 255) / 256, 256>>>(dw, dd, n);
+  const Vec w = download(dw, d.size());
+  int differ = 0;
+  for (int i = 0; i < n; i++) {
+    const float ref = r1::sampling_weight(d[size_t(i)]);
+    differ += std::memcmp(&w[size_t(i)], &ref, sizeof ref) != 0;
+  }
+  char detail[96];
+  std::snprintf(detail, sizeof detail, "%d of %d weights differ from the CPU's bits", differ, n);
+  report("sampling_weight GPU == CPU bitwise", differ == 0, detail);
+  cudaFree(dd), cudaFree(dw);
+}
+
 struct SampleCase {
   std::string name;
   r1::gen::SamplingParams p;
   int kind;  // 0 gaussian logits, 1 peaked (a few large), 2 heavy ties (few distinct values), 3 all equal
 };
 
-void check_sampling(r1::cuda::Context& ctx, int V, int rows, const SampleCase& sc) {
+// `other`: every third row (r % 3 == 1) samples with these parameters instead, so one call mixes the cluster
+// kernel's rows (no top-k / top-p) with the block-per-row kernel's.
+void check_sampling(r1::cuda::Context& ctx, int V, int rows, const SampleCase& sc,
+                    const r1::gen::SamplingParams* other = nullptr) {
+  auto row_params = [&](int r) { return other && r % 3 == 1 ? *other : sc.p; };
   Vec logits(size_t(rows) * V);
   std::normal_distribution<float> n01(0.0f, 1.0f);
   std::uniform_int_distribution<int> pick(0, V - 1), few(0, 5);
@@ -320,7 +352,11 @@ void check_sampling(r1::cuda::Context& ctx, int V, int rows, const SampleCase& s
   }
   std::vector<double> u(static_cast<size_t>(rows));
   for (int r = 0; r < rows; r++) u[size_t(r)] = r1::gen::sampling_uniform(7, uint64_t(r), uint64_t(r % 5));
-  std::vector<r1::cuda::RowSampling> params(size_t(rows), r1::cuda::RowSampling{sc.p.temperature, sc.p.top_k, sc.p.top_p, 0});
+  std::vector<r1::cuda::RowSampling> params;
+  for (int r = 0; r < rows; r++) {
+    const r1::gen::SamplingParams q = row_params(r);
+    params.push_back(r1::cuda::RowSampling{q.temperature, q.top_k, q.top_p, 0});
+  }
   float* dl = upload(logits);
   r1::cuda::RowSampling* dp = upload(params);
   double* du = upload(u);
@@ -334,7 +370,7 @@ void check_sampling(r1::cuda::Context& ctx, int V, int rows, const SampleCase& s
   int same = 0;
   double max_dlp = 0, max_dslp = 0;
   for (int r = 0; r < rows; r++) {
-    const auto ref = sampler.sample(logits.data() + size_t(r) * V, V, sc.p, u[size_t(r)]);
+    const auto ref = sampler.sample(logits.data() + size_t(r) * V, V, row_params(r), u[size_t(r)]);
     if (ref.token == tok[size_t(r)]) {
       same++;
       max_dlp = std::max(max_dlp, double(std::fabs(ref.logprob - lp[size_t(r)])));
@@ -342,7 +378,8 @@ void check_sampling(r1::cuda::Context& ctx, int V, int rows, const SampleCase& s
     }
   }
   char name[128], detail[160];
-  std::snprintf(name, sizeof name, "sample_tokens V%d x%d %s", V, rows, sc.name.c_str());
+  std::snprintf(name, sizeof name, "sample_tokens V%d x%d %s%s", V, rows, sc.name.c_str(),
+                other ? " (every 3rd row other params)" : "");
   std::snprintf(detail, sizeof detail, "tokens %d/%d identical, |dlogprob| %.1e, |dsampling_logprob| %.1e", same, rows,
                 max_dlp, max_dslp);
   report(name, same == rows && max_dlp <= 1e-4 && max_dslp <= 1e-4, detail);
@@ -563,6 +600,13 @@ int main() {
     check_attention(ctx, 14, 2, 64, {1, 15, 16, 17, 100, 300, 1000}, 5, 16);
     check_attention(ctx, 8, 2, 128, {3, 64, 65, 257, 1500}, 0, 16);
     check_attention(ctx, 16, 1, 64, {7, 33, 129, 600}, 1, 16);
+    for (int tile : {16, 32}) {  // 3 stages (the plans above take 2 unless they say otherwise)
+      check_attention(ctx, 14, 2, 64, {1, 15, 16, 17, 100, 300, 1000}, 0, tile, 3);
+      check_attention(ctx, 14, 2, 64, {1, 15, 16, 17, 100, 300, 1000}, 5, tile, 3);
+      check_attention(ctx, 8, 2, 128, {3, 64, 65, 257, 1500}, 0, tile, 3);
+      check_attention(ctx, 16, 1, 64, {7, 33, 129, 600}, 3, tile, 3);
+    }
+    check_attention(ctx, 14, 2, 64, {1, 15, 16, 17, 100, 300, 1000}, 0, 16, 2);
 
     r1::gen::SamplingParams greedy, t1, t07, topk, topp, both;
     greedy.temperature = 0.0f;
@@ -575,8 +619,15 @@ int main() {
         {"top_p=0.9", topp, 0}, {"top_k=200 top_p=0.8 T=0.9", both, 0}, {"T=1 peaked", t1, 1},
         {"top_p=0.9 peaked", topp, 1}, {"T=1 ties", t1, 2}, {"top_k=50 ties", topk, 2},
         {"top_p=0.9 ties", topp, 2}, {"T=1 all equal", t1, 3}, {"greedy all equal", greedy, 3}};
+    check_sampling_weight();
     for (const auto& sc : cases) check_sampling(ctx, 151936, 64, sc);
     for (const auto& sc : cases) check_sampling(ctx, 1000, 256, sc);
+    // Both sampling kernels in one launch; and a vocabulary that does not split into 16-byte parts (V % 4 != 0:
+    // the block-per-row kernel draws every row).
+    check_sampling(ctx, 151936, 64, cases[1], &topp);
+    check_sampling(ctx, 151936, 64, cases[9], &t07);
+    check_sampling(ctx, 1001, 64, cases[1]);
+    check_sampling(ctx, 1001, 64, cases[0], &both);
 
     check_engine(EngineMode::Greedy);
     check_engine(EngineMode::Sampled);

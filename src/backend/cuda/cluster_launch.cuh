@@ -1,11 +1,24 @@
 // Launching kernels whose blocks form thread-block clusters (distributed shared memory): the decode products
-// (split-K partial tiles) and the LM head's dlogits pass (a row spread over a cluster's shared memory).
+// (split-K partial tiles), the LM head's dlogits pass and sampling (a row spread over a cluster's shared memory).
 #pragma once
 #include <cuda_runtime.h>
 
 #include "backend/cuda/check.h"
 
 namespace r1::cuda {
+
+// Kernels that hold a float32 row of V values spread over the shared memory of a cluster of blocks (the LM head's
+// dlogits pass, sampling): the smallest cluster (1, 2, 4 or 8 blocks: 8 is the largest portable size) whose
+// blocks each hold a 16-byte-aligned part of at most max_part_floats values; 0 when none can (V % 4 != 0, or
+// too large a row).
+inline int row_cluster_size(int V, int max_part_floats) {
+  if (V % 4 != 0) return 0;
+  for (int n = 1; n <= 8; n *= 2)
+    if ((V / 4 + n - 1) / n * 4 <= max_part_floats) return n;
+  return 0;
+}
+// Values of the row each of the n blocks holds (a multiple of 4; the last block's part may be shorter).
+inline int row_cluster_part(int V, int n) { return (V / 4 + n - 1) / n * 4; }
 
 // Opts a kernel into `smem` bytes of dynamic shared memory (more than the default 48 KB) and the largest
 // shared-memory carveout; call once per kernel per process.

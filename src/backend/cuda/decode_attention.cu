@@ -9,9 +9,9 @@
 //            rescaled accumulator), on the accumulator fragments (row max/sum over the 4 lanes of a row);
 //   values   O += P V with P packed to bf16 straight from the score fragments (FlashAttention-2's trick) and
 //            V [token][dim] as the B operand through ldmatrix.trans.
-// Each warp streams its tiles through a 2-stage cp.async double buffer (K and V rows gathered from their pages,
+// Each warp streams its tiles through a ring of STAGES cp.async buffers (K and V rows gathered from their pages,
 // 16-byte copies; tokens past the end are zero-filled, so 0 * garbage never meets V), so every K and V row of
-// the group is read from memory exactly once and the next tile's loads overlap this tile's math. The 4 warps'
+// the group is read from memory exactly once and the next STAGES - 1 tiles' loads overlap this tile's math. The 4 warps'
 // (m, l, acc) are merged in shared memory; with one split that gives the output, otherwise (m, l, acc) go to a
 // workspace and a second kernel merges the splits of each (sequence, head).
 #include <algorithm>
@@ -44,33 +44,35 @@ struct Workspace {
   }
 };
 
-// Shared memory per block for head dim D: q [16][D + 8] bf16, then per warp 2 stages of K and V tiles
-// [TILE][D + 8] bf16 (rows padded by 16 bytes: fragment loads and ldmatrix rows fall in distinct banks). After the
-// token loop the K/V area holds the warps' float32 accumulators for the merge. At head dim 64 a block takes 76 KB
-// with 32-token tiles (3 blocks per SM) and 40 KB with 16-token tiles (4 per SM: the register limit).
-template <int D, int TILE>
+// Shared memory per block for head dim D: per warp STAGES stages of K and V tiles [TILE][D + 8] bf16 (rows padded
+// by 16 bytes: fragment loads and ldmatrix rows fall in distinct banks). q [16][D + 8] passes through warp 0's last
+// K tile on its way to registers (that stage is filled only once every warp holds q), and after the token loop
+// the area holds the warps' float32 accumulators for the merge. At head dim 64 a block takes 74 / 111 KB with
+// 32-token tiles and 2 / 3 stages, 37 / 55 KB with 16-token tiles (4 blocks per SM).
+template <int D, int TILE, int STAGES>
 struct Smem {
   static constexpr int kLd = D + 8;
   static constexpr size_t kQ = size_t(kMaxGroup) * kLd * 2;
+  static_assert(kQ <= size_t(TILE) * kLd * 2, "q is staged in a K tile");
   static constexpr size_t kTile = size_t(TILE) * kLd * 2;
-  static constexpr size_t kKv = size_t(kWarps) * 2 * 2 * kTile;  // warps x stages x (K, V)
+  static constexpr size_t kKv = size_t(kWarps) * STAGES * 2 * kTile;  // warps x stages x (K, V)
   static constexpr size_t kMerge = size_t(kWarps) * kMaxGroup * (D + 2) * 4;
-  static constexpr size_t kBytes = kQ + (kKv > kMerge ? kKv : kMerge);
+  static constexpr size_t kBytes = kKv > kMerge ? kKv : kMerge;
 };
 
-template <int D, int TILE>
+template <int D, int TILE, int STAGES>
 __global__ void __launch_bounds__(kWarps * 32)
     paged_decode_kernel(bf16* __restrict__ out, float* __restrict__ lse, float* workspace,
                         const bf16* __restrict__ q, const bf16* __restrict__ k_pool, const bf16* __restrict__ v_pool,
                         const int32_t* __restrict__ indptr, const int32_t* __restrict__ indices,
                         const int32_t* __restrict__ lens, int B, int Hq, int Hkv, int group, int chunks,
                         int page_size, int splits, int split_len, float score_scale) {
-  using SM = Smem<D, TILE>;
+  using SM = Smem<D, TILE, STAGES>;
   constexpr int kTileTokens = TILE;
   constexpr int kLd = SM::kLd, kChunks = D / 8;  // 16-byte chunks per row
   extern __shared__ __align__(16) unsigned char smem[];
-  bf16* qs = reinterpret_cast<bf16*>(smem);
-  unsigned char* kv_area = smem + SM::kQ;
+  unsigned char* kv_area = smem;
+  bf16* qs = reinterpret_cast<bf16*>(kv_area) + size_t(STAGES - 1) * 2 * kTileTokens * kLd;  // warp 0's last K tile
 
   // A programmatic dependent (pdl.cuh): the sequence length and page-table lookups come from the step's inputs,
   // so they overlap the previous kernel; q and the newest K/V row are that kernel's output.
@@ -97,7 +99,7 @@ __global__ void __launch_bounds__(kWarps * 32)
   const int64_t row = int64_t(Hkv) * D;  // elements per cached token
   const bf16* kbase = k_pool + int64_t(kvh) * D;
   const bf16* vbase = v_pool + int64_t(kvh) * D;
-  bf16* kv_warp = reinterpret_cast<bf16*>(kv_area) + size_t(warp) * 2 * 2 * kTileTokens * kLd;
+  bf16* kv_warp = reinterpret_cast<bf16*>(kv_area) + size_t(warp) * STAGES * 2 * kTileTokens * kLd;
   auto k_tile = [&](int stage) { return kv_warp + size_t(stage) * 2 * kTileTokens * kLd; };
   auto v_tile = [&](int stage) { return k_tile(stage) + kTileTokens * kLd; };
 
@@ -106,8 +108,8 @@ __global__ void __launch_bounds__(kWarps * 32)
     const int t = t0 + lane;
     return t < end ? pages[t / page_size] * page_size + t % page_size : 0;
   };
-  // Gather the K and V rows of tokens [t0, t0 + TILE) into `stage`; slot_lane = slot_of(t0), looked up one tile
-  // ahead so the page-table read never stalls the copies.
+  // Gather the K and V rows of tokens [t0, t0 + TILE) into `stage` (one commit group, empty past the end);
+  // slot_lane = slot_of(t0), looked up a tile earlier so the page-table read never stalls the copies.
   auto load_tile = [&](int stage, int t0, int slot_lane) {
     bf16* ks = k_tile(stage);
     bf16* vs = v_tile(stage);
@@ -116,26 +118,33 @@ __global__ void __launch_bounds__(kWarps * 32)
       const int c = lane + 32 * i, token = c / kChunks, col = (c % kChunks) * 8;
       const int slot = __shfl_sync(0xffffffffu, slot_lane, token);
       const bool valid = t0 + token < end;
-      cp_async16(ks + token * kLd + col, kbase + int64_t(slot) * row + col, valid);
-      cp_async16(vs + token * kLd + col, vbase + int64_t(slot) * row + col, valid);
+      if (t0 < end) {
+        cp_async16(ks + token * kLd + col, kbase + int64_t(slot) * row + col, valid);
+        cp_async16(vs + token * kLd + col, vbase + int64_t(slot) * row + col, valid);
+      }
     }
     cp_async_commit();
   };
 
+  // The page slots of the warp's first STAGES tiles, read before the wait (the page table is the step's input).
   const int first = start + warp * kTileTokens, stride = kWarps * kTileTokens;
-  const int slot_first = first < end ? slot_of(first) : 0;
-  int slot_next = first < end ? slot_of(first + stride) : 0;
+  int slots[STAGES];
+#pragma unroll
+  for (int s = 0; s < STAGES; s++) slots[s] = slot_of(first + s * stride);
   dependency_wait();
+#pragma unroll
+  for (int s = 0; s + 1 < STAGES; s++) load_tile(s, first + s * stride, slots[s]);
+  int slot_ahead = slots[STAGES - 1];  // of the tile STAGES - 1 ahead of the current one
   for (int i = threadIdx.x; i < kMaxGroup * D; i += blockDim.x) {
     const int r = i / D, d = i % D;
     qs[r * kLd + d] = r < ng ? q[(int64_t(b) * Hq + h0 + r) * D + d] : to_bf16(0.0f);
   }
-  if (first < end) load_tile(0, first, slot_first);
   __syncthreads();  // q is in shared memory
 
   uint32_t qa[D / 16][4];
 #pragma unroll
   for (int kk = 0; kk < D / 16; kk++) load_a(qa[kk], qs, kLd, 0, 16 * kk);
+  __syncthreads();  // every warp holds q: warp 0 may refill the tile it passed through
 
   // Rows g and g + 8 of the fragments: running max (base 2), this lane's partial sum, and O [16 x D].
   float m[2] = {-INFINITY, -INFINITY}, l[2] = {0.0f, 0.0f};
@@ -144,14 +153,12 @@ __global__ void __launch_bounds__(kWarps * 32)
   for (int n = 0; n < D / 8; n++) o[n][0] = o[n][1] = o[n][2] = o[n][3] = 0.0f;
 
   int stage = 0;
-  for (int t0 = first; t0 < end; t0 += stride, stage ^= 1) {
-    if (t0 + stride < end) {
-      load_tile(stage ^ 1, t0 + stride, slot_next);
-      slot_next = slot_of(t0 + 2 * stride);
-      cp_async_wait<1>();
-    } else {
-      cp_async_wait<0>();
-    }
+  for (int t0 = first; t0 < end; t0 += stride, stage = stage + 1 == STAGES ? 0 : stage + 1) {
+    // Refill the stage freed by the previous tile with the tile STAGES - 1 ahead, then wait for this one.
+    const int ahead = t0 + (STAGES - 1) * stride;
+    load_tile(stage == 0 ? STAGES - 1 : stage - 1, ahead, slot_ahead);
+    slot_ahead = slot_of(ahead + stride);
+    cp_async_wait<STAGES - 1>();
     __syncwarp();
     const bf16* ks = k_tile(stage);
     const bf16* vs = v_tile(stage);
@@ -282,7 +289,7 @@ __global__ void merge_splits_kernel(bf16* out, float* lse, const float* workspac
   if (lse && d == 0) lse[bh] = (M + log2f(L)) * 0.69314718055994531f;
 }
 
-template <int D, int TILE>
+template <int D, int TILE, int STAGES>
 void launch_decode(Context& ctx, dim3 grid, bf16* out, float* lse, float* workspace, const bf16* q,
                    const bf16* k_pool, const bf16* v_pool, const int32_t* indptr, const int32_t* indices,
                    const int32_t* lens, int B, int Hq, int Hkv, int group, int chunks, int page_size,
@@ -290,17 +297,17 @@ void launch_decode(Context& ctx, dim3 grid, bf16* out, float* lse, float* worksp
   // Over 48 KB of dynamic shared memory must be opted into, once per kernel (one GPU per process); the largest
   // shared-memory carveout lets as many blocks share an SM as their shared memory allows.
   static const bool configured = [] {
-    R1_CUDA_CHECK("paged_decode_attention", cudaFuncSetAttribute(paged_decode_kernel<D, TILE>,
+    R1_CUDA_CHECK("paged_decode_attention", cudaFuncSetAttribute(paged_decode_kernel<D, TILE, STAGES>,
                                                                  cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                                                 int(Smem<D, TILE>::kBytes)));
-    R1_CUDA_CHECK("paged_decode_attention", cudaFuncSetAttribute(paged_decode_kernel<D, TILE>,
+                                                                 int(Smem<D, TILE, STAGES>::kBytes)));
+    R1_CUDA_CHECK("paged_decode_attention", cudaFuncSetAttribute(paged_decode_kernel<D, TILE, STAGES>,
                                                                  cudaFuncAttributePreferredSharedMemoryCarveout,
                                                                  int(cudaSharedmemCarveoutMaxShared)));
     return true;
   }();
   (void)configured;
-  launch_dependent("paged_decode_attention", paged_decode_kernel<D, TILE>, grid, dim3(kWarps * 32),
-                   Smem<D, TILE>::kBytes, ctx.stream(), out, lse, workspace, q, k_pool, v_pool, indptr, indices, lens,
+  launch_dependent("paged_decode_attention", paged_decode_kernel<D, TILE, STAGES>, grid, dim3(kWarps * 32),
+                   Smem<D, TILE, STAGES>::kBytes, ctx.stream(), out, lse, workspace, q, k_pool, v_pool, indptr, indices, lens,
                    B, Hq, Hkv, group, chunks, page_size, plan.splits, plan.split_len, score_scale);
 }
 
@@ -315,8 +322,13 @@ DecodeAttentionPlan plan_decode_attention(int B, int Hkv, int max_len, int num_s
   // there is about one wave of blocks, and never below 128 tokens: every split pays the block's fixed latency
   // (sequence length, page table, q, the first tile's loads) and merge traffic, and only a warp with several tiles
   // overlaps the next tile's loads with this one's math.
+  // Stages, measured on an H100 with 24 layers back to back at context 256: 32-token tiles at B = 64 run 0.289 ms
+  // with 2 and 0.263 with 3 (two tiles in flight behind the current one); 16-token tiles at B = 256 ran 0.449 with
+  // 2 and 0.586 with 3 (4 blocks of 55 KB per SM; 0.435 in a build that fit only 3), so they keep 2. At head dim 64
+  // 3 stages of 32-token tiles take 111 KB, 2 blocks per SM: only while the blocks fit in one such wave.
   const int base = std::max(1, B * Hkv);
   if (base > 3 * num_sms) {
+    plan.stages = 2;
     plan.tile_tokens = 16;
     plan.split_len = ceil_div(max_len, 32) * 32;
     plan.splits = 1;
@@ -326,6 +338,7 @@ DecodeAttentionPlan plan_decode_attention(int B, int Hkv, int max_len, int num_s
   const int splits = std::max(1, std::min(ceil_div(3 * num_sms, base), ceil_div(max_len, 128)));
   plan.split_len = ceil_div(ceil_div(max_len, splits), 32) * 32;
   plan.splits = ceil_div(max_len, plan.split_len);
+  plan.stages = base * plan.splits > 2 * num_sms ? 2 : 3;
   return plan;
 }
 
@@ -343,11 +356,14 @@ void paged_decode_attention(Context& ctx, bf16* out, float* lse, const bf16* q, 
   const int group = Hq / Hkv, chunks = ceil_div(group, kMaxGroup);
   const dim3 grid(B, Hkv * chunks, plan.splits);
   const float score_scale = 1.4426950408889634f / std::sqrt(float(D));
-  auto launch = [&](auto d, auto tile) {
-    launch_decode<decltype(d)::value, decltype(tile)::value>(ctx, grid, out, lse, workspace, q, k_pool, v_pool,
-                                                              indptr, indices, lens, B, Hq, Hkv, group, chunks,
-                                                              page_size, plan, score_scale);
+  auto launch = [&](auto d, auto tile, auto stages) {
+    launch_decode<decltype(d)::value, decltype(tile)::value, decltype(stages)::value>(
+        ctx, grid, out, lse, workspace, q, k_pool, v_pool, indptr, indices, lens, B, Hq, Hkv, group, chunks,
+        page_size, plan, score_scale);
   };
+  using S2 = std::integral_constant<int, 2>;
+  using S3 = std::integral_constant<int, 3>;
+  auto with_stages = [&](auto d, auto tile) { plan.stages == 2 ? launch(d, tile, S2{}) : launch(d, tile, S3{}); };
   using D64 = std::integral_constant<int, 64>;
   using D128 = std::integral_constant<int, 128>;
   using T16 = std::integral_constant<int, 16>;
@@ -356,8 +372,10 @@ void paged_decode_attention(Context& ctx, bf16* out, float* lse, const bf16* q, 
     throw Error("paged_decode_attention: head_dim " + std::to_string(D) + " is not supported (64, 128)");
   if (plan.tile_tokens != 16 && plan.tile_tokens != 32)
     throw Error("paged_decode_attention: tile_tokens " + std::to_string(plan.tile_tokens) + " (16 or 32)");
-  if (D == 64) plan.tile_tokens == 16 ? launch(D64{}, T16{}) : launch(D64{}, T32{});
-  else plan.tile_tokens == 16 ? launch(D128{}, T16{}) : launch(D128{}, T32{});
+  if (plan.stages != 2 && plan.stages != 3)
+    throw Error("paged_decode_attention: stages " + std::to_string(plan.stages) + " (2 or 3)");
+  if (D == 64) plan.tile_tokens == 16 ? with_stages(D64{}, T16{}) : with_stages(D64{}, T32{});
+  else plan.tile_tokens == 16 ? with_stages(D128{}, T16{}) : with_stages(D128{}, T32{});
   R1_CUDA_LAUNCH_CHECK("paged_decode_attention");
   if (plan.splits > 1) {
     launch_dependent("paged_decode_attention(merge)", merge_splits_kernel, dim3(B * Hq), dim3(D), 0, ctx.stream(), out,

@@ -114,6 +114,7 @@ DecodeKernel decode_qkv_rope(Context& ctx, const bf16* x, int T, int I, const De
 struct DecodeAttentionPlan {
   int splits = 1, split_len = 0;
   int tile_tokens = 32;  // tokens a warp takes per step: 32, or 16 for batches too large for one wave of 32s
+  int stages = 2;        // tiles of a warp in flight (2 or 3): this one and the next stages - 1
 };
 // Splits that keep every SM busy for B sequences of up to max_len tokens (a pure function: graphs reuse it).
 DecodeAttentionPlan plan_decode_attention(int B, int Hkv, int max_len, int num_sms);

@@ -13,6 +13,7 @@
 
 #include <algorithm>
 
+#include "backend/cuda/async_copy.cuh"
 #include "backend/cuda/cluster_launch.cuh"
 #include "backend/cuda/common.cuh"
 #include "backend/cuda/gemm.h"
@@ -122,19 +123,10 @@ __global__ void lm_head_dlogits_kernel(bf16* __restrict__ dlogits, float* logpro
 
 namespace cg = cooperative_groups;
 
-// The largest part of a row a cluster block holds in shared memory, and the cluster sizes tried (8 is the largest
-// portable cluster): V = 151,936 takes 8 blocks of 74 KiB, so 3 blocks share an SM and one's copy overlaps the
-// others' arithmetic (with 4 blocks of 148 KiB, one per SM, the step was slower than two passes from memory).
+// The largest part of a row a cluster block holds in shared memory: V = 151,936 takes 8 blocks of 74 KiB, so 3
+// blocks share an SM and one's copy overlaps the others' arithmetic (with 4 blocks of 148 KiB, one per SM, the step
+// was slower than two passes from memory).
 constexpr int kMaxPartFloats = 80 * 1024 / 4;
-constexpr int kMaxCluster = 8;
-
-// The smallest cluster whose parts fit (0: none does, or the row cannot be split into 16-byte-aligned parts).
-int dlogits_cluster_size(int V) {
-  if (V % 4 != 0) return 0;
-  for (int n = 1; n <= kMaxCluster; n *= 2)
-    if ((V / 4 + n - 1) / n * 4 <= kMaxPartFloats) return n;
-  return 0;
-}
 
 // lm_head_dlogits_kernel's computation with the row held in the shared memory of a cluster of gridDim.x blocks;
 // block (k, r) owns logits [k * part, (k + 1) * part) of row r. part is a multiple of 4.
@@ -157,9 +149,11 @@ lm_head_dlogits_cluster_kernel(bf16* __restrict__ dlogits, float* logprob, float
     }
     return;
   }
+  // The whole part in flight at once (cp.async): see sampling_cluster.cu.
   const float4* src = reinterpret_cast<const float4*>(logits + int64_t(r) * V + v0);
-#pragma unroll 4
-  for (int i = threadIdx.x; i < n / 4; i += blockDim.x) reinterpret_cast<float4*>(zs)[i] = src[i];
+  for (int i = threadIdx.x; i < n / 4; i += blockDim.x) cp_async16(zs + 4 * i, src + i);
+  cp_async_commit();
+  cp_async_wait<0>();
   __syncthreads();
   const SoftmaxStats mine = row_stats(zs, n);
   if (threadIdx.x == 0) part_stats = mine;
@@ -182,14 +176,14 @@ lm_head_dlogits_cluster_kernel(bf16* __restrict__ dlogits, float* logprob, float
 void launch_dlogits(Context& ctx, const char* op, bf16* dlogits, float* logprob, float* entropy, const float* logits,
                     const int32_t* targets, const float* dlogprob, const float* dentropy, int rows, int V,
                     float inv_temperature) {
-  const int n = dlogits_cluster_size(V);
+  const int n = row_cluster_size(V, kMaxPartFloats);
   if (n == 0) {
     lm_head_dlogits_kernel<<<rows, kThreads, 0, ctx.stream()>>>(dlogits, logprob, entropy, logits, targets, dlogprob,
                                                                 dentropy, V, inv_temperature);
     R1_CUDA_LAUNCH_CHECK(op);
     return;
   }
-  const int part = (V / 4 + n - 1) / n * 4;
+  const int part = row_cluster_part(V, n);
   const size_t smem = sizeof(float) * size_t(part);
   static const bool configured =
       configure_kernel("lm_head dlogits", lm_head_dlogits_cluster_kernel, sizeof(float) * kMaxPartFloats);

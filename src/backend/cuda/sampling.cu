@@ -1,12 +1,15 @@
 // Fused token sampling over a batch of float32 logits rows: the same draw as the CPU sampler (gen::Sampler),
 // without sorting the vocabulary.
 //
-// The CPU sampler picks the first token whose cumulative weight exceeds u * kept_total, w_v = exp((z_v - max)/T),
+// The CPU sampler picks the first token whose cumulative weight exceeds u * kept_total, w_v = exp((z_v - max)/T)
+// in float32 by core/sampling_weight.h (the same bits on both engines),
 // walking the vocabulary in id order when there is no truncation (its candidate list is never sorted then), and
 // otherwise in canonical order (higher logit first, lower id on ties) over the top-k prefix, then the top-p prefix
-// (a token stays while the mass before it is below top_p of the total). One block per row:
+// (a token stays while the mass before it is below top_p of the total). Rows without top-k / top-p go to
+// sampling_cluster.cu where V allows (a row per cluster of blocks, read from memory once); this kernel takes the
+// rest, one block per row:
 //   pass A  max (and the first argmax), the smallest finite logit, NaN check;
-//   pass B  sum exp(z - max) in double (the T = 1 log-sum-exp for logprob), the weights' sum per warp segment of
+//   pass B  the T = 1 weights summed in double (the log-sum-exp for logprob), the weights' sum per warp segment of
 //           ids, and with top-k / top-p level 0: a histogram of count and weight over 1024 bins linear in the
 //           logit between min and max (monotone in the canonical order);
 //   id order  (no truncation) the segment holding the crossing; the warps sum its kWarps sub-ranges, and the
@@ -27,6 +30,8 @@
 #include "backend/cuda/common.cuh"
 #include "backend/cuda/decode_ops.h"
 #include "backend/cuda/pdl.cuh"
+#include "backend/cuda/sampling_cluster.h"
+#include "core/sampling_weight.h"
 
 namespace r1::cuda {
 
@@ -78,9 +83,12 @@ struct Row {
   const float* z;
   int V;
   float lmax;
-  double inv_t, fx;  // 1 / temperature; 2^fx_bits
-  __device__ double weight(float x) const { return exp((double(x) - double(lmax)) * inv_t); }
-  __device__ u64 qweight(float x) const { return __double2ull_rz(weight(x) * fx); }
+  float inv_t;  // 1 / temperature
+  int fx_bits;
+  double fx;  // 2^fx_bits
+  // The CPU sampler's weight, bit for bit (core/sampling_weight.h), and its fixed-point value.
+  __device__ float weight(float x) const { return sampling_weight(__fmul_rn(__fsub_rn(x, lmax), inv_t)); }
+  __device__ u64 qweight(float x) const { return sampling_weight_fixed(weight(x), fx_bits); }
 };
 
 // ---- block reductions (fixed order: deterministic) ----
@@ -391,13 +399,15 @@ __device__ Pick select(const Row& r, Shared& sh, int mode, u64 target, int64_t t
 // SM (126 registers) they took two waves of 16 warps, latency bound (ncu: 0.26 eligible warps per scheduler).
 __global__ void __launch_bounds__(kThreads, 2)
     sample_kernel(int32_t* token, float* logprob, float* sampling_logprob, const float* logits, const int32_t* rows,
-                  const RowSampling* params, const double* uniforms, int V, int fx_bits) {
+                  const RowSampling* params, const double* uniforms, int V, int fx_bits, bool truncated_only) {
   extern __shared__ __align__(16) unsigned char smem[];
   Shared& sh = *reinterpret_cast<Shared*>(smem);
   dependency_wait();  // launched as a programmatic dependent (pdl.cuh) of the LM head
   const int b = blockIdx.x;
   const float* z = logits + int64_t(rows ? rows[b] : b) * V;
   const RowSampling p = params[b];
+  const bool truncated = sampling_row_truncated(p, V);
+  if (truncated_only && !truncated) return;  // sampling_cluster.cu drew it
 
   // Pass A: max, first argmax, smallest finite logit, NaN. Rows are read as float4 (when V % 4 == 0), four
   // vectors in flight per thread: a block per row is otherwise bound by memory latency, not bandwidth.
@@ -443,11 +453,10 @@ __global__ void __launch_bounds__(kThreads, 2)
   }
 
   const bool greedy = p.temperature <= 0.0f;
-  Row r{z, V, mx, greedy ? 1.0 : 1.0 / double(p.temperature), ldexp(1.0, fx_bits)};
+  Row r{z, V, mx, greedy ? 1.0f : 1.0f / p.temperature, fx_bits, ldexp(1.0, fx_bits)};
   // Pass B: the T = 1 normaliser; for sampling the fixed-point weights, summed per warp segment (warp w owns
   // ids [w * seg, (w + 1) * seg), seg a multiple of 4, read coalesced), and for top-k / top-p level 0 of the
   // histogram.
-  const bool truncated = !greedy && ((p.top_k > 0 && p.top_k < V) || p.top_p < 1.0f);
   if (truncated) {
     for (int i = threadIdx.x; i < kBins; i += kThreads) sh.h0_count[i] = 0, sh.h0_mass[i] = 0;
     if (threadIdx.x == 0) {
@@ -458,16 +467,16 @@ __global__ void __launch_bounds__(kThreads, 2)
     }
     __syncthreads();
   }
-  const bool unit_t = !greedy && r.inv_t == 1.0;
+  const bool unit_t = !greedy && r.inv_t == 1.0f;
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
   const int seg = ((V + kWarps - 1) / kWarps + 3) / 4 * 4, seg0 = min(V, warp * seg), seg1 = min(V, seg0 + seg);
   double s1 = 0;
   u64 total_local = 0;
   auto visit_b = [&](float x) {
-    const double e1 = exp(double(x) - double(mx));
-    s1 += e1;
+    const float e1 = sampling_weight(__fsub_rn(x, mx));  // the T = 1 weight
+    s1 += double(e1);
     if (!greedy) {
-      const u64 q = __double2ull_rz((unit_t ? e1 : r.weight(x)) * r.fx);
+      const u64 q = sampling_weight_fixed(unit_t ? e1 : r.weight(x), fx_bits);
       total_local += q;
       if (truncated) {
         const int bin = value_bin(x, sh.lo0, sh.scale0);
@@ -589,7 +598,7 @@ __global__ void __launch_bounds__(kThreads, 2)
       const float x = z[id];
       token[b] = id;
       logprob[b] = float(double(x) - lse1);
-      sampling_logprob[b] = float(log(r.weight(x)) - log(double(total_all) / r.fx));
+      sampling_logprob[b] = float(log(double(r.weight(x))) - log(double(total_all) / r.fx));
     }
     return;
   }
@@ -615,7 +624,7 @@ __global__ void __launch_bounds__(kThreads, 2)
     const float x = z[pick.id];
     token[b] = pick.id;
     logprob[b] = float(double(x) - lse1);
-    sampling_logprob[b] = float(log(r.weight(x)) - log(double(kept_total) / r.fx));
+    sampling_logprob[b] = float(log(double(r.weight(x))) - log(double(kept_total) / r.fx));
   }
 }
 
@@ -641,8 +650,12 @@ void sample_tokens(Context& ctx, int32_t* token, float* logprob, float* sampling
   int vbits = 0;
   while ((int64_t(1) << vbits) <= V) vbits++;
   const int fx_bits = std::min(44, 62 - vbits);
+  // Untruncated rows (greedy, temperature): a row per cluster, read once. This kernel then draws the top-k /
+  // top-p rows (its other blocks exit at once), or every row where V does not split into a cluster.
+  const bool clustered = sample_untruncated_rows(ctx, token, logprob, sampling_logprob, logits, rows, params, u, B, V,
+                                                 fx_bits);
   launch_dependent("sample_tokens", sample_kernel, dim3(B), dim3(kThreads), sizeof(Shared), ctx.stream(), token,
-                   logprob, sampling_logprob, logits, rows, params, u, V, fx_bits);
+                   logprob, sampling_logprob, logits, rows, params, u, V, fx_bits, clustered);
 }
 
 }  // namespace r1::cuda
