@@ -55,6 +55,11 @@ void run_info(const InfoArgs& a) {
               format_bytes(double(g.activations)).c_str(), std::min(kDefaultGpuHeadChunk, tokens), c.vocab_size,
               format_bytes(double(g.head_scratch)).c_str());
   std::printf("  total              %12s  (+ the CUDA context, ~0.5 GB)\n", format_bytes(double(g.total())).c_str());
+  // Saving each layer's SwiGLU product skips its recompute in the backward; the model does it while the whole
+  // total stays within half the GPU's memory.
+  const GpuTrainingMemory s = gpu_training_memory(c, tokens, kDefaultGpuHeadChunk, /*save_swiglu=*/true);
+  std::printf("  with SwiGLU saved  %12s  (done on GPUs of %s or more; the backward then skips its recompute)\n",
+              format_bytes(double(s.total())).c_str(), format_bytes(2.0 * double(s.total())).c_str());
 }
 
 }  // namespace

@@ -69,7 +69,9 @@ PackedBatch random_batch(const ModelConfig& c, const std::vector<int>& lengths, 
   return b;
 }
 
-void parity(const std::string& name, ModelConfig c) {
+using SwigluMemory = r1::cuda::CudaTransformer::SwigluMemory;
+
+void parity(const std::string& name, ModelConfig c, SwigluMemory swiglu = SwigluMemory::Auto) {
   std::printf("parity: %s (hidden %d, %d layers, %d/%d heads of %d, ffn %d, vocab %d, %s)\n", name.c_str(),
               c.hidden_size, c.num_hidden_layers, c.num_attention_heads, c.num_key_value_heads, c.head_dim,
               c.intermediate_size, c.vocab_size, c.tie_word_embeddings ? "tied" : "untied");
@@ -83,6 +85,7 @@ void parity(const std::string& name, ModelConfig c) {
       for (int64_t i = 0; i < p.numel(); i++) cpu.params()[p.offset + i] = bias_value(bias_rng);
   for (int64_t i = 0; i < cpu.num_params(); i++) cpu.params()[i] = r1::bf16_to_f32(r1::f32_to_bf16(cpu.params()[i]));
   r1::cuda::CudaTransformer gpu(c);
+  gpu.set_swiglu_memory(swiglu);
   std::memcpy(gpu.host_params(), cpu.params(), size_t(cpu.num_params()) * sizeof(float));
   gpu.push_params();
 
@@ -177,12 +180,14 @@ double model_flops(const ModelConfig& c, int64_t num_params, int bs, int seq) {
   return 6.0 * double(num_params) * T + attn;
 }
 
-void throughput(const ModelConfig& c, int bs, int seq, int steps, int head_chunk = r1::kDefaultGpuHeadChunk) {
+void throughput(const ModelConfig& c, int bs, int seq, int steps, int head_chunk = r1::kDefaultGpuHeadChunk,
+                SwigluMemory swiglu = SwigluMemory::Auto) {
   size_t free0 = 0, total = 0;
   cudaMemGetInfo(&free0, &total);
   try {
     r1::cuda::CudaTransformer gpu(c);
     gpu.set_head_chunk(head_chunk);
+    gpu.set_swiglu_memory(swiglu);
     r1::init_params(c, gpu.layout(), gpu.host_params(), 1);
     gpu.push_params();
     gpu.init_optimizer_state(0, gpu.num_params());
@@ -224,7 +229,8 @@ void throughput(const ModelConfig& c, int bs, int seq, int steps, int head_chunk
     const double med = median(ms), fwd = median(fwd_ms), opt = median(opt_ms);
     const double tokens = double(bs) * seq;
     const double used_gib = double(free0 - min_free) / double(1 << 30);
-    std::printf("| r1 CUDA | %d x %d | %.1f | %.0f | %.0f | %.1f | %.3f | %.1f / %.1f / %.1f |\n", bs, seq, med,
+    std::printf("| r1 CUDA%s | %d x %d | %.1f | %.0f | %.0f | %.1f | %.3f | %.1f / %.1f / %.1f |\n",
+                gpu.saves_swiglu() ? " (SwiGLU saved)" : "", bs, seq, med,
                 tokens / med * 1e3, model_flops(c, gpu.num_params(), bs, seq) / (med * 1e-3) / 1e12, used_gib, loss,
                 fwd, med - fwd - opt, opt);
   } catch (const std::exception& e) {
@@ -250,6 +256,7 @@ int main(int argc, char** argv) {
     if (!bench_only) {
       ModelConfig small = r1::builtin_model_config("small");
       parity("small (qwen2: q/k/v bias, tied)", small);
+      parity("small (qwen2), SwiGLU products recomputed in the backward", small, SwigluMemory::Recompute);
       ModelConfig llama = small;
       llama.model_type = "llama";
       llama.attention_bias = false;
@@ -276,6 +283,8 @@ int main(int argc, char** argv) {
       std::printf("| impl | batch | ms/step | tokens/s | model TFLOP/s | peak GiB | loss | ms trunk fwd / head+bwd / optimizer |\n|---|---|---|---|---|---|---|---|\n");
       throughput(q, 8, 1024, steps);
       throughput(q, 16, 2048, steps);
+      std::printf("SwiGLU products recomputed in the backward (the default when memory is short):\n");
+      throughput(q, 8, 1024, steps, r1::kDefaultGpuHeadChunk, SwigluMemory::Recompute);
       std::printf("LM-head chunk of 1024 tokens instead of %d (less scratch memory):\n", r1::kDefaultGpuHeadChunk);
       throughput(q, 8, 1024, steps, 1024);
       throughput(q, 16, 2048, steps, 1024);

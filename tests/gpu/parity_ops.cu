@@ -290,6 +290,14 @@ void check_linear(Context& ctx, int T, int I, int O, bool bias, bool with_dx) {
   if (!with_dx) compare(op, "dx untouched", g_dx.increment(), Vec(dx.size(), 0.0f));
   compare(op, "dW", g_dW.increment(), dW);
   if (bias) compare(op, "db", g_db.increment(), db);
+  {  // the residual form: y = r + x W^T + b, the residual added in the product's epilogue
+    const Vec r = randn(y.size());
+    B16 d_r = up_bf16(r), d_yr = poisoned_bf16(y.size());
+    r1::cuda::linear_forward_residual(ctx, d_yr->p, d_r->p, d_x->p, d_W->p, bias ? d_b->p : nullptr, T, I, O);
+    Vec yr(y.size());
+    for (size_t i = 0; i < y.size(); i++) yr[i] = y[i] + round_bf16(r[i]);
+    compare(op, "y (+ residual)", download(*d_yr), yr);
+  }
   if (with_dx) {  // written, not added: the CPU's dx whatever the buffer held
     Grad<bf16> w_dx(dx.size(), rms(dx));
     Grad<float> w_dW(dW.size(), rms(dW));

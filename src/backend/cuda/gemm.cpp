@@ -1,5 +1,6 @@
 #include "backend/cuda/gemm.h"
 
+#include <algorithm>
 #include <string>
 
 #include "backend/cuda/check.h"
@@ -64,10 +65,12 @@ cublasLtMatmulPreference_t GemmDescriptors::preference(const Context& ctx) {
 
 void gemm(Context& ctx, const char* op, bool trans_a, bool trans_b, int m, int n, int k, float alpha,
           const __nv_bfloat16* A, int lda, const __nv_bfloat16* B, int ldb, float beta, void* C, cudaDataType c_type,
-          int ldc, const __nv_bfloat16* bias) {
+          int ldc, const __nv_bfloat16* bias, const void* C_in) {
   if (m == 0 || n == 0) return;
+  const void* addend = C_in ? C_in : C;
   const GemmKey key{trans_a, trans_b, m, n, k, lda, ldb, ldc, c_type, bias != nullptr, beta != 0.0f,
-                    pointer_alignment(A), pointer_alignment(B), pointer_alignment(C)};
+                    pointer_alignment(A), pointer_alignment(B),
+                    std::min(pointer_alignment(C), pointer_alignment(addend))};
   GemmDescriptors d(op, key, bias);
   auto& algos = ctx.gemm_cache().algos;
   auto it = algos.find(key);
@@ -81,7 +84,7 @@ void gemm(Context& ctx, const char* op, bool trans_a, bool trans_b, int m, int n
                   std::to_string(n) + "x" + std::to_string(k) + " product");
     it = algos.emplace(key, result.algo).first;
   }
-  R1_CUBLAS_CHECK(op, cublasLtMatmul(ctx.blas(), d.desc(), &alpha, A, d.a(), B, d.b(), &beta, C, d.c(), C, d.c(),
+  R1_CUBLAS_CHECK(op, cublasLtMatmul(ctx.blas(), d.desc(), &alpha, A, d.a(), B, d.b(), &beta, addend, d.c(), C, d.c(),
                                      &it->second, ctx.workspace(), ctx.workspace_bytes(), ctx.stream()));
 }
 

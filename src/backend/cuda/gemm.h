@@ -63,9 +63,11 @@ class GemmDescriptors {
 };
 
 // `op` names the calling op in error messages. c_type is CUDA_R_16BF or CUDA_R_32F; bias (bf16, length m) may
-// be null. D aliases C (in place), which is what += accumulation needs.
+// be null. The addend beta * C is read from C itself (in place: what += accumulation needs) or, when C_in is
+// given, from C_in (same type and layout): C = alpha op(A) op(B) + beta C_in, e.g. a residual added in the
+// epilogue.
 void gemm(Context& ctx, const char* op, bool trans_a, bool trans_b, int m, int n, int k, float alpha,
           const __nv_bfloat16* A, int lda, const __nv_bfloat16* B, int ldb, float beta, void* C, cudaDataType c_type,
-          int ldc, const __nv_bfloat16* bias = nullptr);
+          int ldc, const __nv_bfloat16* bias = nullptr, const void* C_in = nullptr);
 
 }  // namespace r1::cuda

@@ -38,6 +38,13 @@ void linear_forward(Context& ctx, bf16* y, const bf16* x, const bf16* W, const b
   gemm(ctx, "linear_forward", true, false, O, T, I, 1.0f, W, I, x, I, 0.0f, y, CUDA_R_16BF, O, bias);
 }
 
+void linear_forward_residual(Context& ctx, bf16* y, const bf16* residual, const bf16* x, const bf16* W,
+                             const bf16* bias, int T, int I, int O) {
+  if (T <= 0) return;
+  gemm(ctx, "linear_forward_residual", true, false, O, T, I, 1.0f, W, I, x, I, 1.0f, y, CUDA_R_16BF, O, bias,
+       residual);
+}
+
 void linear_backward(Context& ctx, bf16* dx, float* dW, float* db, const bf16* dy, const bf16* x, const bf16* W,
                      int T, int I, int O, bool accumulate_dx) {
   if (T <= 0) return;

@@ -36,6 +36,10 @@ void rmsnorm_backward(Context& ctx, bf16* dx, float* dweight, const bf16* dout, 
 
 // ---- linear, HF layout W [O, I]: y[T, O] = x[T, I] W^T + bias (bias may be null), via cuBLASLt ----
 void linear_forward(Context& ctx, bf16* y, const bf16* x, const bf16* W, const bf16* bias, int T, int I, int O);
+// y = residual + x W^T + bias in one product (the residual added in float32 in its epilogue, rounded once); y may
+// not alias x or W.
+void linear_forward_residual(Context& ctx, bf16* y, const bf16* residual, const bf16* x, const bf16* W,
+                             const bf16* bias, int T, int I, int O);
 // dx += dy W (skipped when dx is null; dx = dy W with accumulate_dx false: no zeroing pass before it),
 // dW += dy^T x, db += sum_t dy (skipped when db is null).
 void linear_backward(Context& ctx, bf16* dx, float* dW, float* db, const bf16* dy, const bf16* x, const bf16* W,

@@ -30,28 +30,30 @@ void zero(Context& ctx, void* p, size_t bytes) { R1_CUDA_CHECK("cuda_transformer
 struct CudaTransformer::Acts {
   struct Layer {
     bf16 *x, *n1, *q, *k, *v, *att, *h, *n2, *gate, *up;
+    bf16* act;  // the saved SwiGLU product, or null: recomputed into the shared `act`
     float *rstd1, *rstd2, *lse;
   };
   std::vector<Layer> layers;
   bf16 *x_final, *n_final;
   float* rstd_final;
-  // Scratch shared by all layers (forward: tmp, act; backward: the gradients of one layer at a time).
-  bf16 *tmp, *act, *dres, *dnorm, *dact, *dgate, *dup, *dq, *datt, *dk, *dv;
+  // Scratch shared by all layers (forward: act unless saved; backward: the gradients of one layer at a time).
+  bf16 *act, *dres, *dnorm, *dact, *dgate, *dup, *dq, *datt, *dk, *dv;
 
   Acts(const GpuActivationPlan& p, char* base) {
     auto b = [base](size_t off) { return reinterpret_cast<bf16*>(base + off); };
     auto f = [base](size_t off) { return reinterpret_cast<float*>(base + off); };
     for (const auto& L : p.layers)
       layers.push_back({b(L.x), b(L.n1), b(L.q), b(L.k), b(L.v), b(L.att), b(L.h), b(L.n2), b(L.gate), b(L.up),
-                        f(L.rstd1), f(L.rstd2), f(L.lse)});
+                        L.act == GpuActivationPlan::kNotSaved ? nullptr : b(L.act), f(L.rstd1), f(L.rstd2),
+                        f(L.lse)});
     x_final = b(p.x_final), n_final = b(p.n_final), rstd_final = f(p.rstd_final);
-    tmp = b(p.tmp), act = b(p.act), dres = b(p.dres), dnorm = b(p.dnorm), dact = b(p.dact), dgate = b(p.dgate);
+    act = b(p.act), dres = b(p.dres), dnorm = b(p.dnorm), dact = b(p.dact), dgate = b(p.dgate);
     dup = b(p.dup), dq = b(p.dq), datt = b(p.datt), dk = b(p.dk), dv = b(p.dv);
   }
 };
 
-size_t CudaTransformer::activation_bytes(const ModelConfig& config, int max_tokens) {
-  return plan_gpu_activations(config, max_tokens).total_bytes;
+size_t CudaTransformer::activation_bytes(const ModelConfig& config, int max_tokens, bool save_swiglu) {
+  return plan_gpu_activations(config, max_tokens, save_swiglu).total_bytes;
 }
 
 CudaTransformer::CudaTransformer(const ModelConfig& config) : config_(config), layout_(config) {
@@ -112,7 +114,16 @@ void CudaTransformer::reserve(int max_tokens) {
   ctx_->synchronize("reserve");
   acts_.reset();
   arena_.release();
-  const GpuActivationPlan plan = plan_gpu_activations(config_, max_tokens);
+  bool save = swiglu_memory_ == SwigluMemory::Save;
+  if (swiglu_memory_ == SwigluMemory::Auto) {
+    size_t free_b = 0, total_b = 0;
+    R1_CUDA_CHECK("reserve", cudaMemGetInfo(&free_b, &total_b));
+    // The policy's half of the device, and room now (1 GiB to spare) for the larger arena.
+    save = gpu_saves_swiglu(config_, max_tokens, head_chunk_, total_b) &&
+           activation_bytes(config_, max_tokens, true) + (size_t(1) << 30) <= free_b;
+  }
+  const GpuActivationPlan plan = plan_gpu_activations(config_, max_tokens, save);
+  saves_swiglu_ = save;
   arena_.allocate(plan.total_bytes, "activations");
   acts_ = std::make_unique<Acts>(plan, arena_.get());
   const size_t n = size_t(max_tokens);
@@ -167,7 +178,6 @@ void CudaTransformer::forward(const PackedBatch& batch) {
   Acts& a = *acts_;
   bf16* x0 = a.layers.empty() ? a.x_final : a.layers[0].x;
   embedding_forward(ctx, x0, tokens_.get(), W + layout_.embed, T, C);
-  const size_t TC_bytes = size_t(T) * C * sizeof(bf16);
   for (int l = 0; l < c.num_hidden_layers; l++) {
     const auto& w = layout_.layer(l);
     const Acts::Layer& L = a.layers[size_t(l)];
@@ -178,17 +188,15 @@ void CudaTransformer::forward(const PackedBatch& batch) {
     rope_forward(ctx, L.q, positions_.get(), rope_cos_.get(), rope_sin_.get(), T, Hq, D);
     rope_forward(ctx, L.k, positions_.get(), rope_cos_.get(), rope_sin_.get(), T, Hkv, D);
     attention_forward(ctx, L.att, L.lse, L.q, L.k, L.v, cu_seqlens_.get(), B, T, Hq, Hkv, D, batch_max_seqlen_);
-    linear_forward(ctx, a.tmp, L.att, W + w.o_w, at_or_null(W, w.o_b), T, Hq * D, C);
-    R1_CUDA_CHECK("forward", cudaMemcpyAsync(L.h, L.x, TC_bytes, cudaMemcpyDeviceToDevice, stream_));
-    add_inplace(ctx, L.h, a.tmp, int64_t(T) * C);
+    // Residual adds in the products' epilogues: h = x + o_proj(att), next x = h + down_proj(act).
+    linear_forward_residual(ctx, L.h, L.x, L.att, W + w.o_w, at_or_null(W, w.o_b), T, Hq * D, C);
     rmsnorm_forward(ctx, L.n2, L.rstd2, L.h, W + w.post_norm, T, C, c.rms_norm_eps);
     linear_forward(ctx, L.gate, L.n2, W + w.gate_w, at_or_null(W, w.gate_b), T, C, F);
     linear_forward(ctx, L.up, L.n2, W + w.up_w, at_or_null(W, w.up_b), T, C, F);
-    swiglu_forward(ctx, a.act, L.gate, L.up, int64_t(T) * F);
-    linear_forward(ctx, a.tmp, a.act, W + w.down_w, at_or_null(W, w.down_b), T, F, C);
+    bf16* act = L.act ? L.act : a.act;
+    swiglu_forward(ctx, act, L.gate, L.up, int64_t(T) * F);
     bf16* next = l + 1 < c.num_hidden_layers ? a.layers[size_t(l) + 1].x : a.x_final;
-    R1_CUDA_CHECK("forward", cudaMemcpyAsync(next, L.h, TC_bytes, cudaMemcpyDeviceToDevice, stream_));
-    add_inplace(ctx, next, a.tmp, int64_t(T) * C);
+    linear_forward_residual(ctx, next, L.h, act, W + w.down_w, at_or_null(W, w.down_b), T, F, C);
   }
   rmsnorm_forward(ctx, a.n_final, a.rstd_final, a.x_final, W + layout_.final_norm, T, C, c.rms_norm_eps);
 }
@@ -249,10 +257,14 @@ void CudaTransformer::backward_trunk() {
   for (int l = c.num_hidden_layers - 1; l >= 0; l--) {
     const auto& w = layout_.layer(l);
     const Acts::Layer& L = a.layers[size_t(l)];
-    // MLP. The SwiGLU product was not saved: recompute it for down_proj's weight gradient.
-    swiglu_forward(ctx, a.act, L.gate, L.up, int64_t(T) * F);
+    // MLP. down_proj's weight gradient needs the SwiGLU product: saved by the forward, or recomputed here.
+    const bf16* act = L.act;
+    if (!act) {
+      swiglu_forward(ctx, a.act, L.gate, L.up, int64_t(T) * F);
+      act = a.act;
+    }
     // The first product into each activation gradient writes it (accumulate_dx false): no zeroing pass.
-    linear_backward(ctx, a.dact, G + w.down_w, at_or_null(G, w.down_b), a.dres, a.act, W + w.down_w, T, F, C, false);
+    linear_backward(ctx, a.dact, G + w.down_w, at_or_null(G, w.down_b), a.dres, act, W + w.down_w, T, F, C, false);
     swiglu_backward(ctx, a.dgate, a.dup, a.dact, L.gate, L.up, int64_t(T) * F, /*accumulate=*/false);
     linear_backward(ctx, a.dnorm, G + w.gate_w, at_or_null(G, w.gate_b), a.dgate, L.n2, W + w.gate_w, T, C, F, false);
     linear_backward(ctx, a.dnorm, G + w.up_w, at_or_null(G, w.up_b), a.dup, L.n2, W + w.up_w, T, C, F);

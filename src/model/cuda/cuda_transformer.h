@@ -62,8 +62,13 @@ class CudaTransformer final : public TrainableModel {
 
   int head_chunk() const { return head_chunk_; }
   void set_head_chunk(int chunk) { head_chunk_ = chunk; }
+  // Whether the forward keeps each layer's SwiGLU product for the backward instead of recomputing it: Auto asks
+  // gpu_saves_swiglu (and the free memory) at each reserve(); takes effect at the next reserve() that allocates.
+  enum class SwigluMemory { Auto, Save, Recompute };
+  void set_swiglu_memory(SwigluMemory m) { swiglu_memory_ = m; }
+  bool saves_swiglu() const { return saves_swiglu_; }
   // Bytes of activations (and backward scratch) reserve(max_tokens) allocates.
-  static size_t activation_bytes(const ModelConfig& config, int max_tokens);
+  static size_t activation_bytes(const ModelConfig& config, int max_tokens, bool save_swiglu = false);
 
  private:
   struct Acts;  // the activation arena's pointers (cuda_transformer.cpp)
@@ -91,6 +96,8 @@ class CudaTransformer final : public TrainableModel {
   int batch_T_ = 0, batch_B_ = 0, batch_max_seqlen_ = 0;
   int capacity_ = 0;
   int head_chunk_ = kDefaultGpuHeadChunk;  // tokens per LM-head chunk (float32 logits + bf16 dlogits scratch)
+  SwigluMemory swiglu_memory_ = SwigluMemory::Auto;
+  bool saves_swiglu_ = false;  // the current arena's choice
   DeviceBuffer<char> arena_;
   std::unique_ptr<Acts> acts_;
 };
