@@ -31,6 +31,7 @@
 #include "backend/cuda/decode_ops.h"
 #include "backend/cuda/pdl.cuh"
 #include "backend/cuda/sampling_cluster.h"
+#include "backend/cuda/sampling_scan.cuh"
 #include "core/sampling_weight.h"
 
 namespace r1::cuda {
@@ -568,26 +569,12 @@ __global__ void __launch_bounds__(kThreads, 2)
       load4(a0, a1, cur);
       for (int base = a0; base < a1; base += 128) {
         if (base + 128 < a1) load4(base + 128, a1, nxt);
-        u64 q[4], lane_sum = 0;
-#pragma unroll
-        for (int k = 0; k < 4; k++) lane_sum += (q[k] = qw(cur[k]));
-        u64 incl = lane_sum;
-#pragma unroll
-        for (int o = 1; o < 32; o <<= 1) {
-          const u64 x = __shfl_up_sync(0xffffffffu, incl, o);
-          if (lane >= o) incl += x;
-        }
-        const unsigned hit = __ballot_sync(0xffffffffu, run + incl > target);
-        if (hit) {
-          if (lane == __ffs(hit) - 1) {
-            u64 c = run + incl - lane_sum;
-            int k = 0;
-            while (k < 3 && c + q[k] <= target) c += q[k++];
-            sh.result_id = base + 4 * lane + k;
-          }
+        const u64 q[4] = {qw(cur[0]), qw(cur[1]), qw(cur[2]), qw(cur[3])};
+        const int at = warp_crossing(q, run, target);
+        if (at >= 0) {
+          if (lane == 0) sh.result_id = base + at;
           break;
         }
-        run += __shfl_sync(0xffffffffu, incl, 31);
 #pragma unroll
         for (int k = 0; k < 4; k++) cur[k] = nxt[k];
       }

@@ -19,6 +19,7 @@
 #include "backend/cuda/common.cuh"
 #include "backend/cuda/pdl.cuh"
 #include "backend/cuda/sampling_cluster.h"
+#include "backend/cuda/sampling_scan.cuh"
 #include "core/sampling_weight.h"
 
 namespace r1::cuda {
@@ -202,26 +203,12 @@ __global__ void __launch_bounds__(kThreads, 3)
         const float4 q = *reinterpret_cast<const float4*>(zs + i);
         x[0] = q.x, x[1] = q.y, x[2] = q.z, x[3] = q.w;
       }
-      u64 q[4], lane_sum = 0;
-#pragma unroll
-      for (int k = 0; k < 4; k++) lane_sum += (q[k] = qw(x[k]));
-      u64 incl = lane_sum;
-#pragma unroll
-      for (int o = 1; o < 32; o <<= 1) {
-        const u64 y = __shfl_up_sync(0xffffffffu, incl, o);
-        if (lane >= o) incl += y;
-      }
-      const unsigned hit = __ballot_sync(0xffffffffu, run + incl > target);
-      if (hit) {
-        if (lane == __ffs(hit) - 1) {
-          u64 c = run + incl - lane_sum;
-          int k = 0;
-          while (k < 3 && c + q[k] <= target) c += q[k++];
-          result_id = v0 + i + k;
-        }
+      const u64 q[4] = {qw(x[0]), qw(x[1]), qw(x[2]), qw(x[3])};
+      const int at = warp_crossing(q, run, target);
+      if (at >= 0) {
+        if (lane == 0) result_id = v0 + base + at;
         break;
       }
-      run += __shfl_sync(0xffffffffu, incl, 31);
     }
   }
   __syncthreads();
