@@ -92,20 +92,6 @@ struct Row {
   __device__ u64 qweight(float x) const { return sampling_weight_fixed(weight(x), fx_bits); }
 };
 
-// ---- block reductions (fixed order: deterministic) ----
-// v reduced with op over the block (warp shuffles, then the warps' results in warp order); every thread gets the
-// result. `slots` holds kWarps values in shared memory; the leading barrier protects the previous call's reads.
-template <typename T, typename Op>
-__device__ T block_reduce(T v, T* slots, Op op) {
-#pragma unroll
-  for (int o = 16; o > 0; o >>= 1) v = op(v, __shfl_xor_sync(0xffffffffu, v, o));
-  __syncthreads();
-  if (threadIdx.x % 32 == 0) slots[threadIdx.x / 32] = v;
-  __syncthreads();
-  T r = slots[0];
-  for (int w = 1; w < kWarps; w++) r = op(r, slots[w]);
-  return r;
-}
 struct Sum {
   template <typename T>
   __device__ T operator()(T a, T b) const { return a + b; }
@@ -314,7 +300,7 @@ __device__ Pick select(const Row& r, Shared& sh, int mode, u64 target, int64_t t
         // Count mode skipped the weights above: sum those of the bin's first pos + 1 tokens.
         u64 part = 0;
         for (int i = threadIdx.x; i <= pos; i += kThreads) part += r.qweight(key_value(~uint32_t(sh.cand[i] >> 32)));
-        const u64 s = block_reduce(part, sh.ured, Sum{});
+        const u64 s = block_reduce<kWarps>(part, sh.ured, Sum{});
         if (threadIdx.x == 0) sh.pick_cum = before + s;
         __syncthreads();
       }
@@ -332,8 +318,8 @@ __device__ Pick select(const Row& r, Shared& sh, int mode, u64 target, int64_t t
         kmn = min(kmn, k), kmx = max(kmx, k);
       }
     }
-    kmn = block_reduce(kmn, sh.kred, Min{});
-    kmx = block_reduce(kmx, sh.kred, Max{});
+    kmn = block_reduce<kWarps>(kmn, sh.kred, Min{});
+    kmx = block_reduce<kWarps>(kmx, sh.kred, Max{});
     if (kmn == kmx || level + 1 >= kMaxLevels) {
       // A run of equal logits (every weight w): position r within it, then the r-th of them by id.
       const u64 w = r.qweight(key_value(kmn));
@@ -441,13 +427,13 @@ __global__ void __launch_bounds__(kThreads, 2)
   } else {
     for (int v = threadIdx.x; v < V; v += kThreads) visit_a(z[v], v);
   }
-  const float row_max = block_reduce(mx, sh.fred, Max{});
-  mn = block_reduce(mn, sh.fred, Min{});
+  const float row_max = block_reduce<kWarps>(mx, sh.fred, Max{});
+  mn = block_reduce<kWarps>(mn, sh.fred, Min{});
   // Threads visit ids out of order across iterations, so "first" is only per thread: keep it where it is the
   // row's maximum and take the smallest.
-  first = block_reduce(mx == row_max ? first : INT_MAX, sh.ired, Min{});
+  first = block_reduce<kWarps>(mx == row_max ? first : INT_MAX, sh.ired, Min{});
   mx = row_max;
-  const int any_nan = block_reduce(nan_seen ? 0 : 1, sh.ired, Min{}) == 0;
+  const int any_nan = block_reduce<kWarps>(nan_seen ? 0 : 1, sh.ired, Min{}) == 0;
   if (any_nan || first == INT_MAX) {
     if (threadIdx.x == 0) token[b] = -1, logprob[b] = NAN, sampling_logprob[b] = NAN;
     return;
@@ -504,7 +490,7 @@ __global__ void __launch_bounds__(kThreads, 2)
   } else {
     for (int v = seg0 + lane; v < seg1; v += 32) visit_b(z[v]);
   }
-  s1 = block_reduce(s1, sh.dred, Sum{});
+  s1 = block_reduce<kWarps>(s1, sh.dred, Sum{});
   const double lse1 = double(mx) + log(s1);
   if (greedy) {
     if (threadIdx.x == 0) {
@@ -518,7 +504,7 @@ __global__ void __launch_bounds__(kThreads, 2)
 #pragma unroll
   for (int o = 16; o > 0; o >>= 1) warp_total += __shfl_xor_sync(0xffffffffu, warp_total, o);
   if (lane == 0) sh.seg_mass[warp] = warp_total;
-  const u64 total_all = block_reduce(total_local, sh.ured, Sum{});  // also a barrier for seg_mass and the histogram
+  const u64 total_all = block_reduce<kWarps>(total_local, sh.ured, Sum{});  // also a barrier for seg_mass and the histogram
 
   if (!truncated) {
     // No truncation: the CPU sampler walks the vocabulary in id order (its candidate list is never sorted),

@@ -43,19 +43,6 @@ struct PartB {
   u64 mass;     // its fixed-point weights
 };
 
-// v over the block in a fixed order (warp shuffles, then the warps in order); every thread gets the result.
-template <typename T, typename Op>
-__device__ T block_reduce(T v, T* slots, Op op) {
-#pragma unroll
-  for (int o = 16; o > 0; o >>= 1) v = op(v, __shfl_xor_sync(0xffffffffu, v, o));
-  __syncthreads();
-  if (threadIdx.x % 32 == 0) slots[threadIdx.x / 32] = v;
-  __syncthreads();
-  T r = slots[0];
-  for (int w = 1; w < kWarps; w++) r = op(r, slots[w]);
-  return r;
-}
-
 __global__ void __launch_bounds__(kThreads, 3)
     sample_cluster_kernel(int32_t* token, float* logprob, float* sampling_logprob, const float* logits,
                           const int32_t* rows, const RowSampling* params, const double* uniforms, int V, int part,
@@ -95,9 +82,9 @@ __global__ void __launch_bounds__(kThreads, 3)
     if (isnan(x)) nan_seen = 1;
     if (x > mx) mx = x, first = v0 + i;
   }
-  const float part_max = block_reduce(mx, fred, [](float a, float c) { return fmaxf(a, c); });
-  first = block_reduce(mx == part_max ? first : INT_MAX, ired, [](int a, int c) { return min(a, c); });
-  nan_seen = block_reduce(nan_seen, ired, [](int a, int c) { return max(a, c); });
+  const float part_max = block_reduce<kWarps>(mx, fred, [](float a, float c) { return fmaxf(a, c); });
+  first = block_reduce<kWarps>(mx == part_max ? first : INT_MAX, ired, [](int a, int c) { return min(a, c); });
+  nan_seen = block_reduce<kWarps>(nan_seen, ired, [](int a, int c) { return max(a, c); });
   if (threadIdx.x == 0) part_a = PartA{part_max, first, nan_seen};
   cluster.sync();
   PartA row{-INFINITY, INT_MAX, 0};
@@ -136,8 +123,8 @@ __global__ void __launch_bounds__(kThreads, 3)
 #pragma unroll
   for (int o = 16; o > 0; o >>= 1) warp_mass += __shfl_xor_sync(0xffffffffu, warp_mass, o);
   if (lane == 0) seg_mass[warp] = warp_mass;
-  sum1 = block_reduce(sum1, dred, [](double a, double c) { return a + c; });
-  const u64 part_mass = block_reduce(mass, ured, [](u64 a, u64 c) { return a + c; });  // also a barrier: seg_mass
+  sum1 = block_reduce<kWarps>(sum1, dred, [](double a, double c) { return a + c; });
+  const u64 part_mass = block_reduce<kWarps>(mass, ured, [](u64 a, u64 c) { return a + c; });  // also a barrier: seg_mass
   if (threadIdx.x == 0) part_b = PartB{sum1, part_mass};
   cluster.sync();  // also: every peer has read part_a
   double row_sum1 = 0;

@@ -1,9 +1,26 @@
-// The inverse-CDF scan both sampling kernels end with (sampling.cu, sampling_cluster.cu): a warp walks its ids 128
-// at a time, 4 consecutive ids per lane, over fixed-point weights.
+// Pieces both sampling kernels use (sampling.cu, sampling_cluster.cu): a fixed-order block reduction, and the
+// inverse-CDF scan they end with (a warp walks its ids 128 at a time, 4 consecutive ids per lane, over fixed-point
+// weights).
 #pragma once
 #include <cstdint>
 
 namespace r1::cuda {
+
+// v reduced with op over a block of Warps warps in a fixed order (warp shuffles, then the warps' results in warp
+// order): the same bits every run. Every thread gets the result; `slots` holds one value per warp in shared
+// memory, and the leading barrier protects the previous call's reads.
+template <int Warps, typename T, typename Op>
+__device__ T block_reduce(T v, T* slots, Op op) {
+#pragma unroll
+  for (int o = 16; o > 0; o >>= 1) v = op(v, __shfl_xor_sync(0xffffffffu, v, o));
+  __syncthreads();
+  if (threadIdx.x % 32 == 0) slots[threadIdx.x / 32] = v;
+  __syncthreads();
+  T r = slots[0];
+#pragma unroll
+  for (int w = 1; w < Warps; w++) r = op(r, slots[w]);
+  return r;
+}
 
 // One 128-id step: q holds this lane's 4 weights (ids 4 lane .. 4 lane + 3 of the step), run the weight of every
 // id before the step. Returns the offset (0..127, the same in every lane) of the first id whose prefix weight
