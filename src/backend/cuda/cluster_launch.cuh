@@ -8,13 +8,16 @@
 namespace r1::cuda {
 
 // Kernels that hold a float32 row of V values spread over the shared memory of a cluster of blocks (the LM head's
-// dlogits pass, sampling): the smallest cluster (1, 2, 4 or 8 blocks: 8 is the largest portable size) whose
-// blocks each hold a 16-byte-aligned part of at most max_part_floats values; 0 when none can (V % 4 != 0, or
-// too large a row).
-inline int row_cluster_size(int V, int max_part_floats) {
+// dlogits pass, sampling). A block holds at most 80 KiB of it: V = 151,936 takes 8 blocks of 74 KiB, so 3 blocks
+// share an SM and one's copy overlaps the others' arithmetic (with 4 blocks of 148 KiB, one per SM, the training
+// step was slower than two passes over the logits from memory).
+constexpr int kRowPartMaxFloats = 80 * 1024 / 4;
+// The smallest cluster (1, 2, 4 or 8 blocks: 8 is the largest portable size) whose blocks each hold a
+// 16-byte-aligned part of at most kRowPartMaxFloats values; 0 when none can (V % 4 != 0, or too large a row).
+inline int row_cluster_size(int V) {
   if (V % 4 != 0) return 0;
   for (int n = 1; n <= 8; n *= 2)
-    if ((V / 4 + n - 1) / n * 4 <= max_part_floats) return n;
+    if ((V / 4 + n - 1) / n * 4 <= kRowPartMaxFloats) return n;
   return 0;
 }
 // Values of the row each of the n blocks holds (a multiple of 4; the last block's part may be shorter).

@@ -123,11 +123,6 @@ __global__ void lm_head_dlogits_kernel(bf16* __restrict__ dlogits, float* logpro
 
 namespace cg = cooperative_groups;
 
-// The largest part of a row a cluster block holds in shared memory: V = 151,936 takes 8 blocks of 74 KiB, so 3
-// blocks share an SM and one's copy overlaps the others' arithmetic (with 4 blocks of 148 KiB, one per SM, the step
-// was slower than two passes from memory).
-constexpr int kMaxPartFloats = 80 * 1024 / 4;
-
 // lm_head_dlogits_kernel's computation with the row held in the shared memory of a cluster of gridDim.x blocks;
 // block (k, r) owns logits [k * part, (k + 1) * part) of row r. part is a multiple of 4.
 __global__ void __launch_bounds__(kThreads)
@@ -149,12 +144,7 @@ lm_head_dlogits_cluster_kernel(bf16* __restrict__ dlogits, float* logprob, float
     }
     return;
   }
-  // The whole part in flight at once (cp.async): see sampling_cluster.cu.
-  const float4* src = reinterpret_cast<const float4*>(logits + int64_t(r) * V + v0);
-  for (int i = threadIdx.x; i < n / 4; i += blockDim.x) cp_async16(zs + 4 * i, src + i);
-  cp_async_commit();
-  cp_async_wait<0>();
-  __syncthreads();
+  copy_to_shared(zs, logits + int64_t(r) * V + v0, n);
   const SoftmaxStats mine = row_stats(zs, n);
   if (threadIdx.x == 0) part_stats = mine;
   cluster.sync();
@@ -176,7 +166,7 @@ lm_head_dlogits_cluster_kernel(bf16* __restrict__ dlogits, float* logprob, float
 void launch_dlogits(Context& ctx, const char* op, bf16* dlogits, float* logprob, float* entropy, const float* logits,
                     const int32_t* targets, const float* dlogprob, const float* dentropy, int rows, int V,
                     float inv_temperature) {
-  const int n = row_cluster_size(V, kMaxPartFloats);
+  const int n = row_cluster_size(V);
   if (n == 0) {
     lm_head_dlogits_kernel<<<rows, kThreads, 0, ctx.stream()>>>(dlogits, logprob, entropy, logits, targets, dlogprob,
                                                                 dentropy, V, inv_temperature);
@@ -186,7 +176,7 @@ void launch_dlogits(Context& ctx, const char* op, bf16* dlogits, float* logprob,
   const int part = row_cluster_part(V, n);
   const size_t smem = sizeof(float) * size_t(part);
   static const bool configured =
-      configure_kernel("lm_head dlogits", lm_head_dlogits_cluster_kernel, sizeof(float) * kMaxPartFloats);
+      configure_kernel("lm_head dlogits", lm_head_dlogits_cluster_kernel, sizeof(float) * kRowPartMaxFloats);
   (void)configured;
   launch_clusters(op, lm_head_dlogits_cluster_kernel, dim3(unsigned(n), unsigned(rows)), dim3(unsigned(n)), kThreads,
                   smem, ctx.stream(), /*dependent=*/false, dlogits, logprob, entropy, logits, targets, dlogprob,

@@ -31,8 +31,6 @@ using u64 = unsigned long long;
 
 constexpr int kThreads = 256;
 constexpr int kWarps = kThreads / 32;
-// 8 blocks of 74 KiB for V = 151,936: three blocks share an SM, so one block's copy overlaps the others' math.
-constexpr int kMaxPartFloats = 80 * 1024 / 4;
 
 struct PartA {
   float max;
@@ -66,13 +64,7 @@ __global__ void __launch_bounds__(kThreads, 3)
   if (sampling_row_truncated(p, V)) return;  // the same for the whole cluster: sampling.cu's kernel draws it
 
   const float* z = logits + int64_t(rows ? rows[b] : b) * V;
-  // The whole part in flight at once (cp.async, no register round trip): loads that wait on each other in
-  // batches of a few per thread made the block's copy several memory latencies long.
-  const float4* src = reinterpret_cast<const float4*>(z + v0);
-  for (int i = threadIdx.x; i < n / 4; i += kThreads) cp_async16(zs + 4 * i, src + i);
-  cp_async_commit();
-  cp_async_wait<0>();
-  __syncthreads();
+  copy_to_shared(zs, z + v0, n);
 
   // A: max, first argmax (ids grow along a thread's walk, so its first maximum is its lowest id), NaN.
   float mx = -INFINITY;
@@ -213,11 +205,11 @@ __global__ void __launch_bounds__(kThreads, 3)
 bool sample_untruncated_rows(Context& ctx, int32_t* token, float* logprob, float* sampling_logprob,
                              const float* logits, const int32_t* rows, const RowSampling* params, const double* u,
                              int B, int V, int fx_bits) {
-  const int n = row_cluster_size(V, kMaxPartFloats);
+  const int n = row_cluster_size(V);
   if (n == 0) return false;
   const int part = row_cluster_part(V, n);
   static const bool configured =
-      configure_kernel("sample_tokens", sample_cluster_kernel, sizeof(float) * kMaxPartFloats);
+      configure_kernel("sample_tokens", sample_cluster_kernel, sizeof(float) * kRowPartMaxFloats);
   (void)configured;
   launch_clusters("sample_tokens", sample_cluster_kernel, dim3(unsigned(n), unsigned(B)), dim3(unsigned(n)), kThreads,
                   sizeof(float) * size_t(part), ctx.stream(), /*dependent=*/true, token, logprob, sampling_logprob,
