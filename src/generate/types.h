@@ -49,6 +49,9 @@ struct EngineStats {
   int64_t copy_on_writes = 0;
   size_t page_bytes = 0, kv_pool_bytes = 0, peak_kv_bytes = 0;
   double prefill_seconds = 0, decode_seconds = 0, sample_seconds = 0, total_seconds = 0;
+  // GPU engine: device time of the decode steps (input upload to output download, cudaEvents); 0 on the CPU.
+  // decode_seconds - decode_device_seconds is the host's share of a step that the device waits through.
+  double decode_device_seconds = 0;
 };
 
 // One line for logs: completions, tokens, rates, mean decode batch, KV memory (peak / pool) and sharing.

@@ -5,6 +5,7 @@
 //   decode_rope_kv_write  RoPE on q and k (rope_forward) + K/V into the cache slots (kv_write)
 //   add_rmsnorm           x += delta (add_inplace), then out = RMSNorm(x) (rmsnorm_forward)
 //   decode_swiglu_rows    swiglu_forward on the two halves of each row of one [T, 2F] gate|up product
+//   decode_embedding      the input token from the previous step's sampler output, then embedding_forward
 #include "backend/cuda/common.cuh"
 #include "backend/cuda/decode_ops.h"
 #include "backend/cuda/pdl.cuh"
@@ -96,7 +97,28 @@ __global__ void swiglu_rows_kernel(bf16* __restrict__ out, const bf16* __restric
   }
 }
 
+__global__ void decode_embedding_kernel(bf16* __restrict__ out, const int32_t* __restrict__ tokens,
+                                        const int32_t* __restrict__ source_rows,
+                                        const int32_t* __restrict__ prev_tokens, const bf16* __restrict__ table,
+                                        int C) {
+  allow_dependents();
+  dependency_wait();
+  const int b = blockIdx.x, src = source_rows[b];
+  const int32_t id = src >= 0 ? max(prev_tokens[src], 0) : tokens[b];
+  const bf16* row = table + int64_t(id) * C;
+  bf16* o = out + int64_t(b) * C;
+  for (int c = threadIdx.x; c < C; c += blockDim.x) o[c] = row[c];
+}
+
 }  // namespace
+
+void decode_embedding(Context& ctx, bf16* out, const int32_t* tokens, const int32_t* source_rows,
+                      const int32_t* prev_tokens, const bf16* table, int B, int C) {
+  if (B <= 0) return;
+  // An ordinary launch: it follows the step's input upload (a copy, not a kernel).
+  decode_embedding_kernel<<<B, 128, 0, ctx.stream()>>>(out, tokens, source_rows, prev_tokens, table, C);
+  R1_CUDA_LAUNCH_CHECK("decode_embedding");
+}
 
 void decode_swiglu_rows(Context& ctx, bf16* out, const bf16* gate_up, int T, int F) {
   const int per = F % 8 == 0 ? 8 : 1;

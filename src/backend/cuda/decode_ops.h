@@ -43,6 +43,12 @@ void decode_rope_kv_write(Context& ctx, bf16* q, const bf16* k, const bf16* v, b
 // concatenated gate and up weights (ParamLayout stores up_proj right after gate_proj when there is no MLP bias).
 // Pointers 16-byte aligned.
 void decode_swiglu_rows(Context& ctx, bf16* out, const bf16* gate_up, int T, int F);
+// out[b] = table[id_b] (embedding_forward) where id_b = prev_tokens[source_rows[b]] when source_rows[b] >= 0 (the
+// token the previous decode step sampled for that row, still on the device: the host launches the next step
+// before it has read them), else tokens[b]. A negative sampled id (a NaN row, which the engine reports) reads
+// row 0.
+void decode_embedding(Context& ctx, bf16* out, const int32_t* tokens, const int32_t* source_rows,
+                      const int32_t* prev_tokens, const bf16* table, int B, int C);
 // x += delta (bf16, as add_inplace), then out = rmsnorm_forward(x) with rstd [T].
 void add_rmsnorm(Context& ctx, bf16* x, const bf16* delta, bf16* out, float* rstd, const bf16* weight, int T, int C,
                  float eps);

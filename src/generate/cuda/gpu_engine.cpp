@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <chrono>
 #include <deque>
+#include <memory>
 #include <string>
 #include <unordered_set>
 
@@ -26,13 +27,21 @@ struct RequestState : PlannedRequest {
   int logits_row = -1;  // row of GpuForward::prompt_logits() holding the last prompt token's logits
 };
 
+// One running sample. Steps are pipelined (the host launches step s + 1 before it reads step s's tokens), so a
+// sample may be in two steps at once: `launched` counts its tokens drawn or being drawn, and while its newest
+// token is still on the device, device_row names its row in the last launched step (the next step's input).
 struct Active {
   RequestState* r = nullptr;
   PagedSequence kv;
-  int32_t pending = -1;
+  int32_t pending = -1;  // the newest token once read back; the next input when device_row < 0
   int reserved = 0;
+  int launched = 0;
+  int device_row = -1;
+  int64_t device_step = -1;
+  bool done = false;  // finished: its rows in steps still in flight are discarded
   Completion out;
 };
+using ActivePtr = std::shared_ptr<Active>;
 
 cuda::RowSampling row_params(const SamplingParams& p) {
   return cuda::RowSampling{p.temperature, p.top_k, p.top_p, 0};
@@ -45,7 +54,9 @@ struct GpuEngine::Run {
   const EngineCallbacks& cb;
   std::vector<RequestState> reqs;
   std::deque<RequestState*> queue;
-  std::vector<Active> active;
+  std::vector<ActivePtr> active;                 // running samples, none done
+  std::deque<std::vector<ActivePtr>> in_flight;  // the rows of each launched, unread step, oldest first
+  int64_t launched_steps = 0;
   std::vector<Completion> results;
   std::unordered_set<int32_t> eos;
   int64_t reserved_total = 0;
@@ -57,9 +68,11 @@ struct GpuEngine::Run {
 
   int64_t available() const { return int64_t(e.pages_.free_pages()) - reserved_total; }
 
-  double uniform(const Active& a) const { return draw_uniform(*a.r->req, a.out.sample_index, a.out.tokens.size()); }
+  // The uniform of the sample's next token (its index: the tokens drawn or being drawn).
+  double uniform(const Active& a) const { return draw_uniform(*a.r->req, a.out.sample_index, size_t(a.launched)); }
 
   void finish(Active& a, const char* reason) {
+    a.done = true;
     a.out.finish_reason = reason;
     if (cb.detokenize) a.out.text = cb.detokenize(a.out.tokens);
     e.pages_.release(a.kv);
@@ -93,13 +106,14 @@ struct GpuEngine::Run {
   // draws all first tokens in one batched sampling call.
   void start_samples(const std::vector<RequestState*>& list) {
     if (list.empty()) return;
-    std::vector<Active> fresh(list.size());
+    std::vector<ActivePtr> fresh(list.size());
     std::vector<int32_t> rows;
     std::vector<cuda::RowSampling> params;
     std::vector<double> u;
     for (size_t i = 0; i < list.size(); i++) {
       RequestState& r = *list[i];
-      Active& a = fresh[i];
+      fresh[i] = std::make_shared<Active>();
+      Active& a = *fresh[i];
       a.r = &r;
       a.kv = e.pages_.fork(r.prompt_kv);
       a.reserved = r.sample_pages;
@@ -115,7 +129,8 @@ struct GpuEngine::Run {
     e.forward_->sample_prompt_rows(rows, params, u, &drawn);
     e.stats_.sample_seconds += seconds_since(t0);
     for (size_t i = 0; i < fresh.size(); i++) {
-      if (!append(fresh[i], drawn.token[i], drawn.logprob[i], drawn.sampling_logprob[i])) {
+      fresh[i]->launched = 1;
+      if (!append(*fresh[i], drawn.token[i], drawn.logprob[i], drawn.sampling_logprob[i])) {
         active.push_back(std::move(fresh[i]));
         e.stats_.peak_active = std::max(e.stats_.peak_active, int(active.size()));
       }
@@ -185,19 +200,32 @@ struct GpuEngine::Run {
     }
   }
 
-  void decode_step() {
+  // Launches a decode step for every running sample that may need another token (a sample whose newest token
+  // is still on the device may yet finish on it: then its row here is wasted and discarded). False when none.
+  bool launch_step() {
     const auto t0 = Clock::now();
-    const int B = int(active.size());
+    std::vector<ActivePtr> rows;
+    for (const ActivePtr& a : active)
+      if (a->launched < a->r->allowed_new) rows.push_back(a);
+    if (rows.empty()) return false;
+    const int B = int(rows.size());
     in.clear();
     std::vector<std::pair<int32_t, int32_t>> copies;
     for (int b = 0; b < B; b++) {
-      Active& a = active[size_t(b)];
+      Active& a = *rows[size_t(b)];
       const int allocated = e.pages_.grow(a.kv, 1, &copies);
       a.reserved -= allocated;
       reserved_total -= allocated;
       R1_CHECK(a.reserved >= 0, "a sequence allocated more KV pages than admission reserved");
       const int pos = a.kv.length - 1;
-      in.tokens.push_back(a.pending);
+      if (a.device_row >= 0) {
+        R1_CHECK(a.device_step == launched_steps - 1, "a decode input token is older than the last step");
+        in.tokens.push_back(0);
+        in.source_rows.push_back(a.device_row);
+      } else {
+        in.tokens.push_back(a.pending);
+        in.source_rows.push_back(-1);
+      }
       in.positions.push_back(pos);
       in.slots.push_back(e.pages_.slot(a.kv, pos));
       in.lens.push_back(a.kv.length);
@@ -205,20 +233,37 @@ struct GpuEngine::Run {
       in.indptr.push_back(int32_t(in.indices.size()));
       in.params.push_back(row_params(a.r->req->params));
       in.uniforms.push_back(uniform(a));
+      a.launched++;
+      a.device_row = b;
+      a.device_step = launched_steps;
     }
     e.forward_->copy_pages(copies);
-    e.forward_->decode(in, &drawn);
-    e.stats_.decode_seconds += seconds_since(t0);
-
-    std::vector<Active> still;
-    still.reserve(active.size());
-    for (int b = 0; b < B; b++)
-      if (!append(active[size_t(b)], drawn.token[size_t(b)], drawn.logprob[size_t(b)],
-                  drawn.sampling_logprob[size_t(b)]))
-        still.push_back(std::move(active[size_t(b)]));
-    active = std::move(still);
-    e.stats_.decode_steps++;
+    e.forward_->launch_decode(in);
+    in_flight.push_back(std::move(rows));
+    launched_steps++;
     e.stats_.decode_rows += B;
+    e.stats_.decode_seconds += seconds_since(t0);
+    return true;
+  }
+
+  // Waits for the oldest launched step and records its tokens (rows of samples that finished meanwhile are
+  // dropped); finished samples leave `active`.
+  void collect_step() {
+    const auto t0 = Clock::now();
+    const std::vector<ActivePtr> rows = std::move(in_flight.front());
+    in_flight.pop_front();
+    const int64_t step = launched_steps - 1 - int64_t(in_flight.size());
+    e.forward_->finish_decode(&drawn);
+    e.stats_.decode_seconds += seconds_since(t0);
+    e.stats_.decode_device_seconds += e.forward_->last_decode_device_seconds();
+    for (size_t b = 0; b < rows.size(); b++) {
+      Active& a = *rows[b];
+      if (a.device_step == step) a.device_row = -1;  // its token is on the host now
+      if (!a.done) append(a, drawn.token[b], drawn.logprob[b], drawn.sampling_logprob[b]);
+    }
+    active.erase(std::remove_if(active.begin(), active.end(), [](const ActivePtr& a) { return a->done; }),
+                 active.end());
+    e.stats_.decode_steps++;
     note_step();
   }
 
@@ -307,14 +352,20 @@ std::vector<Completion> GpuEngine::generate(const std::vector<GenerationRequest>
     complete_without_tokens(r, run.results, callbacks, stats_);
   }
 
+  // Pipelined: launch step s + 1, then read step s, so the host's bookkeeping overlaps the device's work.
+  forward_->drop_decode_steps();
   for (;;) {
     run.admit();
-    if (run.active.empty()) {
-      if (run.queue.empty()) break;
-      throw Error("request " + std::to_string(run.queue.front()->index) + ": cannot start: the KV pool of " +
-                  std::to_string(pages_.num_pages()) + " pages is too small");
+    const bool launched = run.launch_step();
+    if (!run.in_flight.empty() && (run.in_flight.size() == 2 || !launched)) {
+      run.collect_step();
+      continue;
     }
-    run.decode_step();
+    if (launched) continue;
+    R1_CHECK(run.active.empty(), "running samples with no step to launch");
+    if (run.queue.empty()) break;
+    throw Error("request " + std::to_string(run.queue.front()->index) + ": cannot start: the KV pool of " +
+                std::to_string(pages_.num_pages()) + " pages is too small");
   }
   R1_CHECK(pages_.used_pages() == 0 && run.reserved_total == 0, "KV pages leaked after generation");
   stats_.copy_on_writes = pages_.copy_on_writes() - cow0;

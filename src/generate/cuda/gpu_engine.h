@@ -8,7 +8,9 @@
 //
 // The paged KV cache lives in GPU memory (bf16); prefill runs the training kernels over the packed prompts;
 // each decode step is one CUDA graph (per batch-size bucket) of the model forward, paged decode attention and
-// fused sampling (generate/cuda/gpu_forward.h).
+// fused sampling (generate/cuda/gpu_forward.h). Steps are pipelined: step s + 1 is launched before step s's
+// tokens are read (it takes them from the device), so the host's bookkeeping overlaps the device's work; a sample
+// that finishes on a token still in flight costs one discarded row.
 #pragma once
 #include <cuda_bf16.h>
 

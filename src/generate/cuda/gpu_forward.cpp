@@ -55,12 +55,21 @@ GpuForward::GpuForward(const ModelConfig& config, const bf16* weights, cuda::Con
   rope_sin_.allocate(n, "rope sin table");
   R1_CUDA_CHECK("gpu engine", cudaMemcpy(rope_cos_.get(), cs.data(), n * sizeof(float), cudaMemcpyHostToDevice));
   R1_CUDA_CHECK("gpu engine", cudaMemcpy(rope_sin_.get(), sn.data(), n * sizeof(float), cudaMemcpyHostToDevice));
+  for (StepBuffers& set : sets_) {
+    R1_CUDA_CHECK("gpu engine: step events", cudaEventCreate(&set.start));
+    R1_CUDA_CHECK("gpu engine: step events", cudaEventCreate(&set.end));
+  }
 }
 
 GpuForward::~GpuForward() {
   drop_graphs();
-  if (hin_) cudaFreeHost(hin_);
-  if (hout_) cudaFreeHost(hout_);
+  cudaStreamSynchronize(ctx_.stream());  // no step may still write the buffers freed here
+  for (StepBuffers& set : sets_) {
+    if (set.hin) cudaFreeHost(set.hin);
+    if (set.hout) cudaFreeHost(set.hout);
+    if (set.start) cudaEventDestroy(set.start);
+    if (set.end) cudaEventDestroy(set.end);
+  }
 }
 
 void GpuForward::drop_graphs() {
@@ -81,6 +90,7 @@ void GpuForward::configure(int num_pages, int page_size, int max_rows, int max_l
   const bool rows_same = max_rows == max_rows_ && max_len == max_len_ && max_pages_per_seq == max_pages_per_seq_;
   if (pool_same && rows_same) return;
   ctx_.synchronize("gpu engine: configure");
+  in_flight_.clear();
   drop_graphs();
   if (!pool_same) {
     num_pages_ = num_pages, page_size_ = page_size;
@@ -107,8 +117,10 @@ void GpuForward::configure(int num_pages, int page_size, int max_rows, int max_l
   }
   dwork_.allocate(size_t(work), "decode attention workspace");
 
-  // Input block: tokens, positions, slots, lens, indptr, indices (+1 dummy page per padding row), params, u.
+  // Input block: tokens, source rows, positions, slots, lens, indptr, indices (+1 dummy page per padding row),
+  // params, u.
   size_t off = align16(R * 4);
+  off_src_ = off, off += align16(R * 4);
   off_pos_ = off, off += align16(R * 4);
   off_slot_ = off, off += align16(R * 4);
   off_len_ = off, off += align16(R * 4);
@@ -117,12 +129,18 @@ void GpuForward::configure(int num_pages, int page_size, int max_rows, int max_l
   off_params_ = off, off += align16(R * sizeof(cuda::RowSampling));
   off_u_ = off, off += align16(R * sizeof(double));
   in_bytes_ = off;
-  din_.allocate(in_bytes_, "decode inputs");
-  if (hin_) cudaFreeHost(hin_);
-  R1_CUDA_CHECK("gpu engine", cudaMallocHost(reinterpret_cast<void**>(&hin_), in_bytes_));
-  dout_.allocate(R * 12, "decode outputs");
-  if (hout_) cudaFreeHost(hout_);
-  R1_CUDA_CHECK("gpu engine", cudaMallocHost(reinterpret_cast<void**>(&hout_), R * 12));
+  for (StepBuffers& set : sets_) {
+    set.din.allocate(in_bytes_, "decode inputs");
+    if (set.hin) cudaFreeHost(set.hin);
+    set.hin = nullptr;
+    R1_CUDA_CHECK("gpu engine", cudaMallocHost(reinterpret_cast<void**>(&set.hin), in_bytes_));
+    set.dout.allocate(R * 12, "decode outputs");
+    if (set.hout) cudaFreeHost(set.hout);
+    set.hout = nullptr;
+    R1_CUDA_CHECK("gpu engine", cudaMallocHost(reinterpret_cast<void**>(&set.hout), R * 12));
+    // A first step's source rows may name rows of the other set: its tokens start as valid ids.
+    R1_CUDA_CHECK("gpu engine", cudaMemsetAsync(set.dout.get(), 0, R * 12, ctx_.stream()));
+  }
   dfirst_.allocate(R * 12 + align16(R * 4) + align16(R * sizeof(cuda::RowSampling)) + R * sizeof(double),
                    "first-token sampling");
 }
@@ -149,24 +167,39 @@ void GpuForward::reserve_prefill(int T, int n) {
   px_.allocate(t * C, "prefill x"), pn_.allocate(t * C, "prefill norm"), ptmp_.allocate(t * C, "prefill tmp");
   pq_.allocate(t * QD, "prefill q"), patt_.allocate(t * QD, "prefill attention");
   pk_.allocate(t * KVD, "prefill k"), pv_.allocate(t * KVD, "prefill v");
-  pgate_.allocate(t * F, "prefill gate"), pup_.allocate(t * F, "prefill up");
+  ph_.allocate(t * F, "prefill swiglu"), pgate_up_.allocate(t * 2 * F, "prefill gate|up");
   prstd_.allocate(t, "prefill rstd"), plse_.allocate(t * c_.num_attention_heads, "prefill lse");
   plogits_.allocate(size_t(n) * c_.vocab_size, "prefill logits");
   pints_.allocate(3 * t + 2 * size_t(n) + 1, "prefill indices");
   prefill_T_ = T, prefill_n_ = n;
 }
 
-void GpuForward::layer_rest(const Layer& w, int T, bf16* x, bf16* n, bf16* att, bf16* tmp, bf16* gate, bf16* up,
-                            float* rstd) {
+// gate_proj and up_proj back to back in the weight buffer (ParamLayout does that when there is no MLP bias): one
+// [2F, C] product (one launch, twice the columns to spread over the SMs), then SwiGLU over the two halves of a row.
+bool GpuForward::gate_up_adjacent(const Layer& w) const {
+  return !w.gate_b && !w.up_b && w.up_w == w.gate_w + int64_t(c_.intermediate_size) * c_.hidden_size;
+}
+
+// Prefill's attention output projection and MLP; x += both, n = the norm that follows (the next layer's input
+// norm, or none after the last layer, whose rows are gathered first). add_rmsnorm is bitwise add_inplace +
+// rmsnorm_forward.
+void GpuForward::layer_rest(const Layer& w, const bf16* next_norm, int T, bf16* x, bf16* n, bf16* att, bf16* tmp,
+                            bf16* h, bf16* gate_up, float* rstd) {
   const int C = c_.hidden_size, F = c_.intermediate_size, QD = c_.num_attention_heads * c_.head_dim;
+  const float eps = c_.rms_norm_eps;
   cuda::linear_forward(ctx_, tmp, att, w.o_w, w.o_b, T, QD, C);
-  cuda::add_inplace(ctx_, x, tmp, int64_t(T) * C);
-  cuda::rmsnorm_forward(ctx_, n, rstd, x, w.post_norm, T, C, c_.rms_norm_eps);
-  cuda::linear_forward(ctx_, gate, n, w.gate_w, w.gate_b, T, C, F);
-  cuda::linear_forward(ctx_, up, n, w.up_w, w.up_b, T, C, F);
-  cuda::swiglu_forward(ctx_, gate, gate, up, int64_t(T) * F);  // elementwise: in place is safe
-  cuda::linear_forward(ctx_, tmp, gate, w.down_w, w.down_b, T, F, C);
-  cuda::add_inplace(ctx_, x, tmp, int64_t(T) * C);
+  cuda::add_rmsnorm(ctx_, x, tmp, n, rstd, w.post_norm, T, C, eps);
+  if (gate_up_adjacent(w)) {
+    cuda::linear_forward(ctx_, gate_up, n, w.gate_w, nullptr, T, C, 2 * F);
+    cuda::decode_swiglu_rows(ctx_, h, gate_up, T, F);
+  } else {
+    cuda::linear_forward(ctx_, h, n, w.gate_w, w.gate_b, T, C, F);
+    cuda::linear_forward(ctx_, gate_up, n, w.up_w, w.up_b, T, C, F);
+    cuda::swiglu_forward(ctx_, h, h, gate_up, int64_t(T) * F);  // elementwise: in place is safe
+  }
+  cuda::linear_forward(ctx_, tmp, h, w.down_w, w.down_b, T, F, C);
+  if (next_norm) cuda::add_rmsnorm(ctx_, x, tmp, n, rstd, next_norm, T, C, eps);
+  else cuda::add_inplace(ctx_, x, tmp, int64_t(T) * C);
 }
 
 void GpuForward::prefill(const std::vector<int32_t>& tokens, const std::vector<int32_t>& cu_seqlens,
@@ -194,9 +227,9 @@ void GpuForward::prefill(const std::vector<int32_t>& tokens, const std::vector<i
   const int32_t *ids = d, *pos = d + T, *slot = d + 2 * T, *cu = d + 3 * T, *last = d + 3 * T + n + 1;
 
   cuda::embedding_forward(ctx_, px_.get(), ids, embed_, T, C);
+  cuda::rmsnorm_forward(ctx_, pn_.get(), prstd_.get(), px_.get(), layers_[0].input_norm, T, C, c_.rms_norm_eps);
   for (int l = 0; l < c_.num_hidden_layers; l++) {
     const Layer& w = layers_[size_t(l)];
-    cuda::rmsnorm_forward(ctx_, pn_.get(), prstd_.get(), px_.get(), w.input_norm, T, C, c_.rms_norm_eps);
     cuda::linear_forward(ctx_, pq_.get(), pn_.get(), w.q_w, w.q_b, T, C, Hq * D);
     cuda::linear_forward(ctx_, pk_.get(), pn_.get(), w.k_w, w.k_b, T, C, Hkv * D);
     cuda::linear_forward(ctx_, pv_.get(), pn_.get(), w.v_w, w.v_b, T, C, Hkv * D);
@@ -205,7 +238,9 @@ void GpuForward::prefill(const std::vector<int32_t>& tokens, const std::vector<i
     cuda::kv_write(ctx_, k_pool(l), v_pool(l), pk_.get(), pv_.get(), slot, T, Hkv * D);
     cuda::attention_forward(ctx_, patt_.get(), plse_.get(), pq_.get(), pk_.get(), pv_.get(), cu, n, T, Hq, Hkv, D,
                             max_len);
-    layer_rest(w, T, px_.get(), pn_.get(), patt_.get(), ptmp_.get(), pgate_.get(), pup_.get(), prstd_.get());
+    const bf16* next_norm = l + 1 < c_.num_hidden_layers ? layers_[size_t(l) + 1].input_norm : nullptr;
+    layer_rest(w, next_norm, T, px_.get(), pn_.get(), patt_.get(), ptmp_.get(), ph_.get(), pgate_up_.get(),
+               prstd_.get());
   }
   cuda::gather_rows(ctx_, ptmp_.get(), px_.get(), last, n, C);
   cuda::rmsnorm_forward(ctx_, pn_.get(), prstd_.get(), ptmp_.get(), final_norm_, n, C, c_.rms_norm_eps);
@@ -246,10 +281,12 @@ void GpuForward::sample_prompt_rows(const std::vector<int32_t>& logit_rows, cons
   ctx_.synchronize("first tokens");
 }
 
-void GpuForward::decode_kernels(int Bp) {
+void GpuForward::decode_kernels(int Bp, int set) {
   const int C = c_.hidden_size, Hq = c_.num_attention_heads, Hkv = c_.num_key_value_heads, D = c_.head_dim;
-  unsigned char* in = din_.get();
+  unsigned char* in = sets_[set].din.get();
   const auto* ids = reinterpret_cast<const int32_t*>(in);
+  const auto* src = reinterpret_cast<const int32_t*>(in + off_src_);
+  const auto* prev_tokens = reinterpret_cast<const int32_t*>(sets_[1 - set].dout.get());
   const auto* pos = reinterpret_cast<const int32_t*>(in + off_pos_);
   const auto* slot = reinterpret_cast<const int32_t*>(in + off_slot_);
   const auto* lens = reinterpret_cast<const int32_t*>(in + off_len_);
@@ -265,7 +302,7 @@ void GpuForward::decode_kernels(int Bp) {
   // next layer's input norm, or the final norm).
   const int F = c_.intermediate_size, QD = Hq * D;
   const float eps = c_.rms_norm_eps;
-  cuda::embedding_forward(ctx_, dx_.get(), ids, embed_, Bp, C);
+  cuda::decode_embedding(ctx_, dx_.get(), ids, src, prev_tokens, embed_, Bp, C);
   cuda::rmsnorm_forward(ctx_, dn_.get(), drstd_.get(), dx_.get(), layers_[0].input_norm, Bp, C, eps);
   for (int l = 0; l < c_.num_hidden_layers; l++) {
     const Layer& w = layers_[size_t(l)];
@@ -277,9 +314,7 @@ void GpuForward::decode_kernels(int Bp) {
                                  Bp, Hq, Hkv, D, page_size_, plan, dwork_.get());
     cuda::decode_linears(ctx_, datt_.get(), Bp, QD, {{w.o_w, w.o_b, dtmp_.get(), C}});
     cuda::add_rmsnorm(ctx_, dx_.get(), dtmp_.get(), dn_.get(), drstd_.get(), w.post_norm, Bp, C, eps);
-    if (!w.gate_b && !w.up_b && w.up_w == w.gate_w + int64_t(F) * C) {
-      // gate_proj and up_proj back to back in the weight buffer: one [2F, C] product (one launch, twice the
-      // columns to spread over the SMs), then SwiGLU over the two halves of each row.
+    if (gate_up_adjacent(w)) {
       cuda::decode_linears(ctx_, dn_.get(), Bp, C, {{w.gate_w, nullptr, dgate_up_.get(), 2 * F}});
       cuda::decode_swiglu_rows(ctx_, dgate_.get(), dgate_up_.get(), Bp, F);
     } else {
@@ -292,28 +327,36 @@ void GpuForward::decode_kernels(int Bp) {
     cuda::add_rmsnorm(ctx_, dx_.get(), dtmp_.get(), dn_.get(), drstd_.get(), next_norm, Bp, C, eps);
   }
   cuda::decode_lm_head(ctx_, dlogits_.get(), dn_.get(), lm_head_, Bp, C, c_.vocab_size);
-  unsigned char* o = dout_.get();
+  unsigned char* o = sets_[set].dout.get();
   const size_t R = size_t(max_rows_);
   cuda::sample_tokens(ctx_, reinterpret_cast<int32_t*>(o), reinterpret_cast<float*>(o + R * 4),
                       reinterpret_cast<float*>(o + R * 8), dlogits_.get(), nullptr, params, u, Bp, c_.vocab_size);
 }
 
-void GpuForward::decode(const DecodeInputs& in, SampledRows* out) {
+void GpuForward::launch_decode(const DecodeInputs& in) {
   const int B = int(in.tokens.size());
   R1_CHECK(B > 0 && B <= max_rows_, "decode batch larger than max_slots");
+  R1_CHECK(in.source_rows.size() == size_t(B), "decode inputs: one source row per row");
+  R1_CHECK(in_flight_.size() < 2, "decode: finish a step before launching a third");
+  const int set = next_set_;
+  StepBuffers& sb = sets_[set];
   const int Bp = bucket_rows(B, max_rows_);
   const size_t R = size_t(max_rows_);
-  // Stage the inputs, padding rows Bp > B with a greedy row that writes and reads the dummy page.
-  auto* tok = reinterpret_cast<int32_t*>(hin_);
-  auto* pos = reinterpret_cast<int32_t*>(hin_ + off_pos_);
-  auto* slot = reinterpret_cast<int32_t*>(hin_ + off_slot_);
-  auto* len = reinterpret_cast<int32_t*>(hin_ + off_len_);
-  auto* indptr = reinterpret_cast<int32_t*>(hin_ + off_indptr_);
-  auto* indices = reinterpret_cast<int32_t*>(hin_ + off_indices_);
-  auto* prm = reinterpret_cast<cuda::RowSampling*>(hin_ + off_params_);
-  auto* u = reinterpret_cast<double*>(hin_ + off_u_);
+  // Stage the inputs, padding rows Bp > B with a greedy row that writes and reads the dummy page. The set's last
+  // upload has finished: its step was finished (waited for) before this launch.
+  unsigned char* h = sb.hin;
+  auto* tok = reinterpret_cast<int32_t*>(h);
+  auto* src = reinterpret_cast<int32_t*>(h + off_src_);
+  auto* pos = reinterpret_cast<int32_t*>(h + off_pos_);
+  auto* slot = reinterpret_cast<int32_t*>(h + off_slot_);
+  auto* len = reinterpret_cast<int32_t*>(h + off_len_);
+  auto* indptr = reinterpret_cast<int32_t*>(h + off_indptr_);
+  auto* indices = reinterpret_cast<int32_t*>(h + off_indices_);
+  auto* prm = reinterpret_cast<cuda::RowSampling*>(h + off_params_);
+  auto* u = reinterpret_cast<double*>(h + off_u_);
   R1_CHECK(in.indices.size() <= R * size_t(max_pages_per_seq_), "decode page table larger than planned");
   std::memcpy(tok, in.tokens.data(), size_t(B) * 4);
+  std::memcpy(src, in.source_rows.data(), size_t(B) * 4);
   std::memcpy(pos, in.positions.data(), size_t(B) * 4);
   std::memcpy(slot, in.slots.data(), size_t(B) * 4);
   std::memcpy(len, in.lens.data(), size_t(B) * 4);
@@ -323,27 +366,29 @@ void GpuForward::decode(const DecodeInputs& in, SampledRows* out) {
   std::memcpy(u, in.uniforms.data(), size_t(B) * sizeof(double));
   int next = int(in.indices.size());
   for (int b = B; b < Bp; b++) {
-    tok[b] = 0, pos[b] = 0, slot[b] = num_pages_ * page_size_, len[b] = 1;
+    tok[b] = 0, src[b] = -1, pos[b] = 0, slot[b] = num_pages_ * page_size_, len[b] = 1;
     indices[next++] = num_pages_;
     indptr[b + 1] = next;
     prm[b] = cuda::RowSampling{0.0f, 0, 1.0f, 0};
     u[b] = 0.0;
   }
   const auto s = ctx_.stream();
-  R1_CUDA_CHECK("decode step", cudaMemcpyAsync(din_.get(), hin_, in_bytes_, cudaMemcpyHostToDevice, s));
+  R1_CUDA_CHECK("decode step", cudaEventRecord(sb.start, s));
+  R1_CUDA_CHECK("decode step", cudaMemcpyAsync(sb.din.get(), h, in_bytes_, cudaMemcpyHostToDevice, s));
 
   const bool graphs = use_graphs_ && s != nullptr;  // the legacy default stream cannot be captured
-  auto it = graphs_.find(Bp);
+  const int key = 2 * Bp + set;
+  auto it = graphs_.find(key);
   if (it != graphs_.end()) {
     R1_CUDA_CHECK("decode step", cudaGraphLaunch(it->second, s));
   } else {
-    decode_kernels(Bp);
-    if (graphs && warmed_[Bp]) {
-      // Second use of this bucket: capture it (the eager run above already did this step's work).
+    decode_kernels(Bp, set);
+    if (graphs && warmed_[key]) {
+      // Second use of this bucket and set: capture it (the eager run above already did this step's work).
       cudaGraph_t graph = nullptr;
       R1_CUDA_CHECK("decode graph", cudaStreamBeginCapture(s, cudaStreamCaptureModeThreadLocal));
       try {
-        decode_kernels(Bp);
+        decode_kernels(Bp, set);
       } catch (...) {
         cudaStreamEndCapture(s, &graph);
         if (graph) cudaGraphDestroy(graph);
@@ -353,15 +398,37 @@ void GpuForward::decode(const DecodeInputs& in, SampledRows* out) {
       cudaGraphExec_t exec = nullptr;
       R1_CUDA_CHECK("decode graph", cudaGraphInstantiate(&exec, graph, 0));
       cudaGraphDestroy(graph);
-      graphs_[Bp] = exec;
+      graphs_[key] = exec;
     }
-    warmed_[Bp] = true;
+    warmed_[key] = true;
   }
-  R1_CUDA_CHECK("decode step", cudaMemcpyAsync(hout_, dout_.get(), R * 12, cudaMemcpyDeviceToHost, s));
+  R1_CUDA_CHECK("decode step", cudaMemcpyAsync(sb.hout, sb.dout.get(), R * 12, cudaMemcpyDeviceToHost, s));
+  R1_CUDA_CHECK("decode step", cudaEventRecord(sb.end, s));
+  sb.rows = B;
+  in_flight_.push_back(set);
+  next_set_ = 1 - set;
+}
+
+void GpuForward::finish_decode(SampledRows* out) {
+  R1_CHECK(!in_flight_.empty(), "decode: no step in flight");
+  StepBuffers& sb = sets_[in_flight_.front()];
+  in_flight_.erase(in_flight_.begin());
+  R1_CUDA_CHECK("decode step", cudaEventSynchronize(sb.end));
+  float ms = 0;
+  R1_CUDA_CHECK("decode step", cudaEventElapsedTime(&ms, sb.start, sb.end));
+  last_device_s_ = 1e-3 * double(ms);
+  const size_t R = size_t(max_rows_), B = size_t(sb.rows);
+  const unsigned char* h = sb.hout;
+  out->token.assign(reinterpret_cast<const int32_t*>(h), reinterpret_cast<const int32_t*>(h) + B);
+  out->logprob.assign(reinterpret_cast<const float*>(h + R * 4), reinterpret_cast<const float*>(h + R * 4) + B);
+  out->sampling_logprob.assign(reinterpret_cast<const float*>(h + R * 8),
+                               reinterpret_cast<const float*>(h + R * 8) + B);
+}
+
+void GpuForward::drop_decode_steps() {
+  if (in_flight_.empty()) return;
   ctx_.synchronize("decode step");
-  out->token.assign(reinterpret_cast<int32_t*>(hout_), reinterpret_cast<int32_t*>(hout_) + B);
-  out->logprob.assign(reinterpret_cast<float*>(hout_ + R * 4), reinterpret_cast<float*>(hout_ + R * 4) + B);
-  out->sampling_logprob.assign(reinterpret_cast<float*>(hout_ + R * 8), reinterpret_cast<float*>(hout_ + R * 8) + B);
+  in_flight_.clear();
 }
 
 }  // namespace r1::gen
