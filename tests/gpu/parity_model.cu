@@ -241,12 +241,13 @@ void throughput(const ModelConfig& c, int bs, int seq, int steps, int head_chunk
 }  // namespace
 
 int main(int argc, char** argv) {
-  bool parity_only = false, bench_only = false;
+  bool parity_only = false, bench_only = false, first_row_only = false;
   int steps = 10;
   for (int i = 1; i < argc; i++) {
     const std::string a = argv[i];
     if (a == "--parity-only") parity_only = true;
     if (a == "--bench-only") bench_only = true;
+    if (a == "--first-row-only") first_row_only = bench_only = true;  // the 8 x 1024 step only (A/B timings)
     if (a == "--steps" && i + 1 < argc) steps = std::atoi(argv[++i]);
   }
   cudaDeviceProp prop{};
@@ -282,6 +283,7 @@ int main(int argc, char** argv) {
                   (long long)r1::ParamLayout(q).total());
       std::printf("| impl | batch | ms/step | tokens/s | model TFLOP/s | peak GiB | loss | ms trunk fwd / head+bwd / optimizer |\n|---|---|---|---|---|---|---|---|\n");
       throughput(q, 8, 1024, steps);
+      if (first_row_only) return 0;
       throughput(q, 16, 2048, steps);
       std::printf("SwiGLU products recomputed in the backward (the default when memory is short):\n");
       throughput(q, 8, 1024, steps, r1::kDefaultGpuHeadChunk, SwigluMemory::Recompute);

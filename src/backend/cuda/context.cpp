@@ -36,6 +36,12 @@ void* Context::scratch(size_t bytes) {
   return scratch_;
 }
 
+bool Context::capturing(const char* op) const {
+  cudaStreamCaptureStatus status = cudaStreamCaptureStatusNone;
+  R1_CUDA_CHECK(op, cudaStreamIsCapturing(stream_, &status));
+  return status != cudaStreamCaptureStatusNone;
+}
+
 void Context::synchronize(const char* op) { R1_CUDA_CHECK(op, cudaStreamSynchronize(stream_)); }
 
 }  // namespace r1::cuda

@@ -31,6 +31,9 @@ class Context {
   // Growth frees the old buffer stream-ordered, so work already enqueued that still reads it stays correct.
   void* scratch(size_t bytes);
 
+  // Whether the stream is being captured into a CUDA graph (no timing, no synchronisation then).
+  bool capturing(const char* op) const;
+
   // Blocks until everything enqueued on the stream has finished (and reports asynchronous faults).
   void synchronize(const char* op = "synchronize");
 

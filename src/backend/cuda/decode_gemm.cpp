@@ -28,12 +28,6 @@ namespace r1::cuda {
 
 namespace {
 
-bool capturing(Context& ctx, const char* op) {
-  cudaStreamCaptureStatus status = cudaStreamCaptureStatusNone;
-  R1_CUDA_CHECK(op, cudaStreamIsCapturing(ctx.stream(), &status));
-  return status != cudaStreamCaptureStatusNone;
-}
-
 // Times candidates the way a decode step runs them: every layer's weights stream from memory once per step, so
 // each timed run starts from a cold L2 (a memset of twice its size first). Timed back to back instead, the
 // weights stay in L2 and the candidate with the least fixed cost wins even when it streams memory worse.
@@ -56,12 +50,15 @@ class ColdTimer {
   ColdTimer(const ColdTimer&) = delete;
   ColdTimer& operator=(const ColdTimer&) = delete;
 
+  // Evicts the L2 (a memset of twice its size) before a cold run.
+  void flush(int rep) { R1_CUDA_CHECK(op_, cudaMemsetAsync(flush_, rep, flush_bytes_, ctx_.stream())); }
+
   // Total milliseconds of `reps` cold runs (after the caller's own first run, which may tune or fail).
   template <typename Run>
   float time(Run&& run, int reps = 5) {
     float total = 0;
     for (int r = 0; r < reps; r++) {
-      R1_CUDA_CHECK(op_, cudaMemsetAsync(flush_, r, flush_bytes_, ctx_.stream()));
+      flush(r);
       R1_CUDA_CHECK(op_, cudaEventRecord(t0_, ctx_.stream()));
       run();
       R1_CUDA_CHECK(op_, cudaEventRecord(t1_, ctx_.stream()));
@@ -88,30 +85,17 @@ void tune(Context& ctx, const char* op, bool trans_a, int m, int n, int k, const
                     pointer_alignment(A), pointer_alignment(B), pointer_alignment(C)};
   auto& algos = ctx.gemm_cache().algos;
   if (algos.count(key)) return;
-  if (capturing(ctx, op)) return;  // cannot time inside a capture: gemm() decides
+  if (ctx.capturing(op)) return;  // cannot time inside a capture: gemm() decides
 
   GemmDescriptors h(op, key, bias);
-  const size_t ws = ctx.workspace_bytes();
   std::vector<cublasLtMatmulHeuristicResult_t> results(32);
   int found = 0;
   R1_CUBLAS_CHECK(op, cublasLtMatmulAlgoGetHeuristic(ctx.blas(), h.desc(), h.a(), h.b(), h.c(), h.c(),
                                                      h.preference(ctx), int(results.size()), results.data(), &found));
   if (found == 0) return;  // gemm() reports it
-  const float beta = 0.0f;
   ColdTimer timer(ctx, op);
-  float best_ms = 1e30f;
-  int best = -1;
-  for (int i = 0; i < found; i++) {
-    if (results[size_t(i)].state != CUBLAS_STATUS_SUCCESS || results[size_t(i)].workspaceSize > ws) continue;
-    auto run = [&] {
-      return cublasLtMatmul(ctx.blas(), h.desc(), &alpha, A, h.a(), B, h.b(), &beta, C, h.c(), C, h.c(),
-                            &results[size_t(i)].algo, ctx.workspace(), ws, ctx.stream());
-    };
-    if (run() != CUBLAS_STATUS_SUCCESS) continue;  // an algorithm this shape cannot run: skip it
-    const float ms = timer.time(run);
-    if (ms < best_ms) best_ms = ms, best = i;
-  }
-  cudaGetLastError();  // clear a launch error left by a skipped algorithm
+  const int best = time_gemm_candidates(ctx, op, h, results.data(), found, alpha, A, B, 0.0f, C, C, 5, 0.0f,
+                                        [&](int rep) { timer.flush(rep); });
   if (best >= 0) algos.emplace(key, results[size_t(best)].algo);
 }
 
@@ -180,7 +164,7 @@ DecodeKernel decode_choice(Context& ctx, const bf16* x, int T, int I, const Deco
   auto& choices = ctx.gemm_cache().decode_kernels;
   auto found = choices.find(key);
   if (found != choices.end()) return found->second;
-  if (capturing(ctx, "decode_linears")) return DecodeKernel::cublas();
+  if (ctx.capturing("decode_linears")) return DecodeKernel::cublas();
   // R1_DECODE_OURS_ONLY=1 (benchmarks): leave cuBLASLt out, to see our kernels inside a whole step.
   static const bool ours_only = [] {
     const char* v = std::getenv("R1_DECODE_OURS_ONLY");

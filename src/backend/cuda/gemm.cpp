@@ -1,7 +1,11 @@
 #include "backend/cuda/gemm.h"
 
 #include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <functional>
 #include <string>
+#include <vector>
 
 #include "backend/cuda/check.h"
 #include "core/error.h"
@@ -63,6 +67,81 @@ cublasLtMatmulPreference_t GemmDescriptors::preference(const Context& ctx) {
   return pref_;
 }
 
+namespace {
+
+// R1_GEMM_TUNE=0 keeps the heuristic's first answer for every product; 2 also prints each timed choice.
+int tune_level() {
+  static const int level = [] {
+    const char* v = std::getenv("R1_GEMM_TUNE");
+    return v ? std::atoi(v) : 1;
+  }();
+  return level;
+}
+
+
+// Products below this many FLOPs (~2 us on an H100) keep the heuristic's answer: timing them costs more than
+// choosing well saves.
+constexpr double kTuneMinFlops = double(1 << 30);
+
+int round_up_pow2(int v) {
+  int p = 1;
+  while (p < v) p <<= 1;
+  return p;
+}
+
+// The key with n and k rounded up to powers of two and the leading dimensions left out.
+GemmKey tuning_class(GemmKey key) {
+  key.n = round_up_pow2(key.n), key.k = round_up_pow2(key.k);
+  key.lda = key.ldb = key.ldc = 0;
+  return key;
+}
+
+}  // namespace
+
+int time_gemm_candidates(Context& ctx, const char* op, GemmDescriptors& d,
+                         const cublasLtMatmulHeuristicResult_t* results, int found, float alpha,
+                         const __nv_bfloat16* A, const __nv_bfloat16* B, float beta, const void* addend, void* out,
+                         int reps, float margin, const std::function<void(int)>& before_each) {
+  cudaEvent_t t0 = nullptr, t1 = nullptr;
+  R1_CUDA_CHECK(op, cudaEventCreate(&t0));
+  R1_CUDA_CHECK(op, cudaEventCreate(&t1));
+  std::vector<float> ms(size_t(found), -1.0f);
+  const size_t ws = ctx.workspace_bytes();
+  for (int i = 0; i < found; i++) {
+    if (results[i].state != CUBLAS_STATUS_SUCCESS || results[i].workspaceSize > ws) continue;
+    auto run = [&] {
+      return cublasLtMatmul(ctx.blas(), d.desc(), &alpha, A, d.a(), B, d.b(), &beta, addend, d.c(), out, d.c(),
+                            &results[i].algo, ctx.workspace(), ws, ctx.stream());
+    };
+    if (run() != CUBLAS_STATUS_SUCCESS) continue;  // an algorithm this shape cannot run: skip it
+    float total = 0;
+    for (int r = 0; r < reps; r++) {
+      if (before_each) before_each(r);
+      R1_CUDA_CHECK(op, cudaEventRecord(t0, ctx.stream()));
+      run();
+      R1_CUDA_CHECK(op, cudaEventRecord(t1, ctx.stream()));
+      R1_CUDA_CHECK(op, cudaEventSynchronize(t1));
+      float t = 0;
+      R1_CUDA_CHECK(op, cudaEventElapsedTime(&t, t0, t1));
+      total += t;
+    }
+    ms[size_t(i)] = total / float(reps);
+  }
+  cudaGetLastError();  // clear a launch error left by a skipped algorithm
+  cudaEventDestroy(t0);
+  cudaEventDestroy(t1);
+  float best = 1e30f;
+  for (float t : ms)
+    if (t >= 0 && t < best) best = t;
+  int chosen = -1;
+  for (int i = 0; i < found && chosen < 0; i++)
+    if (ms[size_t(i)] >= 0 && ms[size_t(i)] <= best * (1.0f + margin)) chosen = i;
+  if (tune_level() >= 2 && chosen >= 0)
+    std::fprintf(stderr, "gemm tune %s: %d candidates, heuristic #0 %.4f ms, chosen #%d %.4f ms\n", op, found, ms[0],
+                 chosen, ms[size_t(chosen)]);
+  return chosen;
+}
+
 void gemm(Context& ctx, const char* op, bool trans_a, bool trans_b, int m, int n, int k, float alpha,
           const __nv_bfloat16* A, int lda, const __nv_bfloat16* B, int ldb, float beta, void* C, cudaDataType c_type,
           int ldc, const __nv_bfloat16* bias, const void* C_in) {
@@ -72,17 +151,45 @@ void gemm(Context& ctx, const char* op, bool trans_a, bool trans_b, int m, int n
                     pointer_alignment(A), pointer_alignment(B),
                     std::min(pointer_alignment(C), pointer_alignment(addend))};
   GemmDescriptors d(op, key, bias);
-  auto& algos = ctx.gemm_cache().algos;
-  auto it = algos.find(key);
-  if (it == algos.end()) {
-    cublasLtMatmulHeuristicResult_t result{};
-    int found = 0;
-    R1_CUBLAS_CHECK(op, cublasLtMatmulAlgoGetHeuristic(ctx.blas(), d.desc(), d.a(), d.b(), d.c(), d.c(),
-                                                       d.preference(ctx), 1, &result, &found));
-    if (found == 0)
-      throw Error(std::string("cuda: ") + op + ": cuBLASLt found no algorithm for a " + std::to_string(m) + "x" +
-                  std::to_string(n) + "x" + std::to_string(k) + " product");
-    it = algos.emplace(key, result.algo).first;
+  auto& cache = ctx.gemm_cache();
+  auto it = cache.algos.find(key);
+  if (it == cache.algos.end()) {
+    // Timed once per class of shapes (the token count, n or k, varies from batch to batch; rounded up to a power
+    // of two): a later key of the class reuses the class's algorithm when cuBLASLt accepts it for that shape.
+    const GemmKey class_key = tuning_class(key);
+    const bool tune = tune_level() > 0 && 2.0 * m * n * k >= kTuneMinFlops && !ctx.capturing(op);
+    if (tune) {
+      auto known = cache.tuned_classes.find(class_key);
+      cublasLtMatmulHeuristicResult_t check{};
+      if (known != cache.tuned_classes.end() &&
+          cublasLtMatmulAlgoCheck(ctx.blas(), d.desc(), d.a(), d.b(), d.c(), d.c(), &known->second, &check) ==
+              CUBLAS_STATUS_SUCCESS &&
+          check.workspaceSize <= ctx.workspace_bytes())
+        it = cache.algos.emplace(key, known->second).first;
+    }
+    if (it == cache.algos.end()) {
+      std::vector<cublasLtMatmulHeuristicResult_t> results(tune ? 16 : 1);
+      int found = 0;
+      R1_CUBLAS_CHECK(op, cublasLtMatmulAlgoGetHeuristic(ctx.blas(), d.desc(), d.a(), d.b(), d.c(), d.c(),
+                                                         d.preference(ctx), int(results.size()), results.data(),
+                                                         &found));
+      if (found == 0)
+        throw Error(std::string("cuda: ") + op + ": cuBLASLt found no algorithm for a " + std::to_string(m) + "x" +
+                    std::to_string(n) + "x" + std::to_string(k) + " product");
+      int chosen = 0;
+      if (tune && found > 1) {
+        // beta 0: the real output is written by the call below anyway; otherwise its addend must stay intact.
+        void* out = C;
+        if (beta != 0.0f)
+          R1_CUDA_CHECK(op, cudaMallocAsync(&out, size_t(ldc) * size_t(n) * (c_type == CUDA_R_32F ? 4 : 2),
+                                            ctx.stream()));
+        chosen = std::max(0, time_gemm_candidates(ctx, op, d, results.data(), found, alpha, A, B, beta, addend, out,
+                                                  3, kTrainingTuneMargin, {}));
+        if (out != C) R1_CUDA_CHECK(op, cudaFreeAsync(out, ctx.stream()));
+        cache.tuned_classes[class_key] = results[size_t(chosen)].algo;
+      }
+      it = cache.algos.emplace(key, results[size_t(chosen)].algo).first;
+    }
   }
   R1_CUBLAS_CHECK(op, cublasLtMatmul(ctx.blas(), d.desc(), &alpha, A, d.a(), B, d.b(), &beta, addend, d.c(), C, d.c(),
                                      &it->second, ctx.workspace(), ctx.workspace_bytes(), ctx.stream()));
