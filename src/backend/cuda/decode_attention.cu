@@ -324,7 +324,10 @@ DecodeAttentionPlan plan_decode_attention(int B, int Hkv, int max_len, int num_s
   // overlaps the next tile's loads with this one's math.
   // Stages, measured on an H100 with 24 layers back to back at context 256: 32-token tiles at B = 64 run 0.289 ms
   // with 2 and 0.263 with 3 (two tiles in flight behind the current one); 16-token tiles at B = 256 ran 0.449 with
-  // 2 and 0.586 with 3 (4 blocks of 55 KB per SM; 0.435 in a build that fit only 3), so they keep 2. At head dim 64
+  // 2 and 0.586 with 3 (4 blocks of 55 KB per SM; 0.435 in a build that fit only 3), so they keep 2. Session 8:
+  // alone (24 layers back to back) 3 stages ran 0.430-0.441 against 0.448-0.451, yet a run with them in the step
+  // took 2.40 ms per step at B = 256 against 2.32 with 2 (while B = 64, plan unchanged, ran 3% faster on that
+  // machine): the larger blocks leave less room for the next kernels' early (programmatic) start. At head dim 64
   // 3 stages of 32-token tiles take 111 KB, 2 blocks per SM: only while the blocks fit in one such wave.
   const int base = std::max(1, B * Hkv);
   if (base > 3 * num_sms) {
