@@ -20,6 +20,7 @@
 
 #include "backend/cuda/check.h"
 #include "backend/cuda/decode_ops.h"
+#include "backend/cuda/event_timer.h"
 #include "backend/cuda/gemm.h"
 #include "backend/cuda/ops.h"
 #include "core/error.h"
@@ -33,20 +34,14 @@ namespace {
 // weights stay in L2 and the candidate with the least fixed cost wins even when it streams memory worse.
 class ColdTimer {
  public:
-  ColdTimer(Context& ctx, const char* op) : ctx_(ctx), op_(op) {
+  ColdTimer(Context& ctx, const char* op) : ctx_(ctx), op_(op), timer_(ctx, op) {
     int device = 0, l2 = 0;
     R1_CUDA_CHECK(op, cudaGetDevice(&device));
     R1_CUDA_CHECK(op, cudaDeviceGetAttribute(&l2, cudaDevAttrL2CacheSize, device));
     flush_bytes_ = size_t(std::max(l2, 1 << 20)) * 2;
     R1_CUDA_CHECK(op, cudaMalloc(&flush_, flush_bytes_));
-    R1_CUDA_CHECK(op, cudaEventCreate(&t0_));
-    R1_CUDA_CHECK(op, cudaEventCreate(&t1_));
   }
-  ~ColdTimer() {
-    cudaFree(flush_);
-    cudaEventDestroy(t0_);
-    cudaEventDestroy(t1_);
-  }
+  ~ColdTimer() { cudaFree(flush_); }
   ColdTimer(const ColdTimer&) = delete;
   ColdTimer& operator=(const ColdTimer&) = delete;
 
@@ -56,26 +51,15 @@ class ColdTimer {
   // Total milliseconds of `reps` cold runs (after the caller's own first run, which may tune or fail).
   template <typename Run>
   float time(Run&& run, int reps = 5) {
-    float total = 0;
-    for (int r = 0; r < reps; r++) {
-      flush(r);
-      R1_CUDA_CHECK(op_, cudaEventRecord(t0_, ctx_.stream()));
-      run();
-      R1_CUDA_CHECK(op_, cudaEventRecord(t1_, ctx_.stream()));
-      R1_CUDA_CHECK(op_, cudaEventSynchronize(t1_));
-      float ms = 0;
-      R1_CUDA_CHECK(op_, cudaEventElapsedTime(&ms, t0_, t1_));
-      total += ms;
-    }
-    return total;
+    return timer_.total_ms(reps, [&](int rep) { flush(rep); }, run);
   }
 
  private:
   Context& ctx_;
   const char* op_;
+  EventTimer timer_;
   void* flush_ = nullptr;
   size_t flush_bytes_ = 0;
-  cudaEvent_t t0_ = nullptr, t1_ = nullptr;
 };
 
 // C[m, n] = op(A) op(B) (+ bias) as gemm() issues it (beta 0); tunes and caches when the key is new.

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "backend/cuda/check.h"
+#include "backend/cuda/event_timer.h"
 #include "core/error.h"
 
 namespace r1::cuda {
@@ -102,9 +103,7 @@ int time_gemm_candidates(Context& ctx, const char* op, GemmDescriptors& d,
                          const cublasLtMatmulHeuristicResult_t* results, int found, float alpha,
                          const __nv_bfloat16* A, const __nv_bfloat16* B, float beta, const void* addend, void* out,
                          int reps, float margin, const std::function<void(int)>& before_each) {
-  cudaEvent_t t0 = nullptr, t1 = nullptr;
-  R1_CUDA_CHECK(op, cudaEventCreate(&t0));
-  R1_CUDA_CHECK(op, cudaEventCreate(&t1));
+  EventTimer timer(ctx, op);
   std::vector<float> ms(size_t(found), -1.0f);
   const size_t ws = ctx.workspace_bytes();
   for (int i = 0; i < found; i++) {
@@ -114,22 +113,12 @@ int time_gemm_candidates(Context& ctx, const char* op, GemmDescriptors& d,
                             &results[i].algo, ctx.workspace(), ws, ctx.stream());
     };
     if (run() != CUBLAS_STATUS_SUCCESS) continue;  // an algorithm this shape cannot run: skip it
-    float total = 0;
-    for (int r = 0; r < reps; r++) {
-      if (before_each) before_each(r);
-      R1_CUDA_CHECK(op, cudaEventRecord(t0, ctx.stream()));
-      run();
-      R1_CUDA_CHECK(op, cudaEventRecord(t1, ctx.stream()));
-      R1_CUDA_CHECK(op, cudaEventSynchronize(t1));
-      float t = 0;
-      R1_CUDA_CHECK(op, cudaEventElapsedTime(&t, t0, t1));
-      total += t;
-    }
-    ms[size_t(i)] = total / float(reps);
+    auto before = [&](int rep) {
+      if (before_each) before_each(rep);
+    };
+    ms[size_t(i)] = timer.total_ms(reps, before, run) / float(reps);
   }
   cudaGetLastError();  // clear a launch error left by a skipped algorithm
-  cudaEventDestroy(t0);
-  cudaEventDestroy(t1);
   float best = 1e30f;
   for (float t : ms)
     if (t >= 0 && t < best) best = t;
