@@ -336,6 +336,19 @@ void check_rope(Context& ctx) {
   r1::cuda::rope_backward(ctx, d_dx->p, d_pos->p, d_cos->p, d_sin->p, T, H, D);
   compare("rope_forward", "x", download(*d_x), y);
   compare("rope_backward", "dx", download(*d_dx), dx);
+  // q and k (GQA: 2 kv heads) in one launch, as the model calls it.
+  const int Hkv = 2;
+  const Vec k = randn(size_t(T) * Hkv * D), dk0 = randn(k.size());
+  Vec yk = k, dk = dk0;
+  r1::cpu::rope_forward(yk.data(), pos.data(), cos_t.data(), sin_t.data(), T, Hkv, D);
+  r1::cpu::rope_backward(dk.data(), pos.data(), cos_t.data(), sin_t.data(), T, Hkv, D);
+  B16 d_q = up_bf16(x), d_k = up_bf16(k), d_dq = up_bf16(dx0), d_dk = up_bf16(dk0);
+  r1::cuda::rope_forward_qk(ctx, d_q->p, d_k->p, d_pos->p, d_cos->p, d_sin->p, T, H, Hkv, D);
+  r1::cuda::rope_backward_qk(ctx, d_dq->p, d_dk->p, d_pos->p, d_cos->p, d_sin->p, T, H, Hkv, D);
+  compare("rope_forward_qk", "q", download(*d_q), y);
+  compare("rope_forward_qk", "k", download(*d_k), yk);
+  compare("rope_backward_qk", "dq", download(*d_dq), dx);
+  compare("rope_backward_qk", "dk", download(*d_dk), dk);
 }
 
 void check_attention(Context& ctx, const std::vector<int>& lens, int Hq, int Hkv, int D) {
@@ -623,6 +636,10 @@ void bench(Context& ctx, int iters) {
     double ms = time_ms(ctx, iters,
                         [&] { r1::cuda::rope_forward(ctx, q->p, d_pos->p, d_cos->p, d_sin->p, T, Hq, D); });
     add("rope_forward q", tok + " H=14 D=64", ms, gbps(4.0 * T * Hq * D, ms));
+    ms = time_ms(ctx, iters, [&] {
+      r1::cuda::rope_forward_qk(ctx, q->p, k->p, d_pos->p, d_cos->p, d_sin->p, T, Hq, Hkv, D);
+    });
+    add("rope_forward q + k", tok + " H=14+2 D=64", ms, gbps(4.0 * T * (Hq + Hkv) * D, ms));
     const double flop = 4.0 * B * (double(L) * (L + 1) / 2) * D * Hq;  // causal: half the score matrix
     ms = time_ms(ctx, iters, [&] {
       r1::cuda::attention_forward(ctx, out->p, lse->p, q->p, k->p, v->p, d_cu->p, B, T, Hq, Hkv, D, L);

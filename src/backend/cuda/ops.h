@@ -51,6 +51,11 @@ void rope_forward(Context& ctx, bf16* x, const int32_t* positions, const float* 
                   int T, int H, int D);
 void rope_backward(Context& ctx, bf16* dx, const int32_t* positions, const float* cos_table, const float* sin_table,
                    int T, int H, int D);
+// The same on q [T, Hq, D] and k [T, Hkv, D] in one launch.
+void rope_forward_qk(Context& ctx, bf16* q, bf16* k, const int32_t* positions, const float* cos_table,
+                     const float* sin_table, int T, int Hq, int Hkv, int D);
+void rope_backward_qk(Context& ctx, bf16* dq, bf16* dk, const int32_t* positions, const float* cos_table,
+                      const float* sin_table, int T, int Hq, int Hkv, int D);
 
 // ---- causal GQA attention over packed sequences (cu_seqlens[B+1], device) ----
 // q, out [T, Hq, D]; k, v [T, Hkv, D]; lse [T, Hq]; scale 1/sqrt(D). max_seqlen bounds the longest sequence

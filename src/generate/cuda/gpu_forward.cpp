@@ -233,8 +233,7 @@ void GpuForward::prefill(const std::vector<int32_t>& tokens, const std::vector<i
     cuda::linear_forward(ctx_, pq_.get(), pn_.get(), w.q_w, w.q_b, T, C, Hq * D);
     cuda::linear_forward(ctx_, pk_.get(), pn_.get(), w.k_w, w.k_b, T, C, Hkv * D);
     cuda::linear_forward(ctx_, pv_.get(), pn_.get(), w.v_w, w.v_b, T, C, Hkv * D);
-    cuda::rope_forward(ctx_, pq_.get(), pos, rope_cos_.get(), rope_sin_.get(), T, Hq, D);
-    cuda::rope_forward(ctx_, pk_.get(), pos, rope_cos_.get(), rope_sin_.get(), T, Hkv, D);
+    cuda::rope_forward_qk(ctx_, pq_.get(), pk_.get(), pos, rope_cos_.get(), rope_sin_.get(), T, Hq, Hkv, D);
     cuda::kv_write(ctx_, k_pool(l), v_pool(l), pk_.get(), pv_.get(), slot, T, Hkv * D);
     cuda::attention_forward(ctx_, patt_.get(), plse_.get(), pq_.get(), pk_.get(), pv_.get(), cu, n, T, Hq, Hkv, D,
                             max_len);

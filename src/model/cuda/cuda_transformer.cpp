@@ -185,8 +185,7 @@ void CudaTransformer::forward(const PackedBatch& batch) {
     linear_forward(ctx, L.q, L.n1, W + w.q_w, at_or_null(W, w.q_b), T, C, Hq * D);
     linear_forward(ctx, L.k, L.n1, W + w.k_w, at_or_null(W, w.k_b), T, C, Hkv * D);
     linear_forward(ctx, L.v, L.n1, W + w.v_w, at_or_null(W, w.v_b), T, C, Hkv * D);
-    rope_forward(ctx, L.q, positions_.get(), rope_cos_.get(), rope_sin_.get(), T, Hq, D);
-    rope_forward(ctx, L.k, positions_.get(), rope_cos_.get(), rope_sin_.get(), T, Hkv, D);
+    rope_forward_qk(ctx, L.q, L.k, positions_.get(), rope_cos_.get(), rope_sin_.get(), T, Hq, Hkv, D);
     attention_forward(ctx, L.att, L.lse, L.q, L.k, L.v, cu_seqlens_.get(), B, T, Hq, Hkv, D, batch_max_seqlen_);
     // Residual adds in the products' epilogues: h = x + o_proj(att), next x = h + down_proj(act).
     linear_forward_residual(ctx, L.h, L.x, L.att, W + w.o_w, at_or_null(W, w.o_b), T, Hq * D, C);
@@ -276,8 +275,7 @@ void CudaTransformer::backward_trunk() {
     zero(ctx, a.dv, TKV);
     attention_backward(ctx, a.dq, a.dk, a.dv, a.datt, L.q, L.k, L.v, L.att, L.lse, cu_seqlens_.get(), B, T, Hq, Hkv, D,
                        batch_max_seqlen_);
-    rope_backward(ctx, a.dq, positions_.get(), rope_cos_.get(), rope_sin_.get(), T, Hq, D);
-    rope_backward(ctx, a.dk, positions_.get(), rope_cos_.get(), rope_sin_.get(), T, Hkv, D);
+    rope_backward_qk(ctx, a.dq, a.dk, positions_.get(), rope_cos_.get(), rope_sin_.get(), T, Hq, Hkv, D);
     linear_backward(ctx, a.dnorm, G + w.q_w, at_or_null(G, w.q_b), a.dq, L.n1, W + w.q_w, T, C, Hq * D, false);
     linear_backward(ctx, a.dnorm, G + w.k_w, at_or_null(G, w.k_b), a.dk, L.n1, W + w.k_w, T, C, Hkv * D);
     linear_backward(ctx, a.dnorm, G + w.v_w, at_or_null(G, w.v_b), a.dv, L.n1, W + w.v_w, T, C, Hkv * D);
