@@ -79,7 +79,6 @@ int tune_level() {
   return level;
 }
 
-
 // Products below this many FLOPs (~2 us on an H100) keep the heuristic's answer: timing them costs more than
 // choosing well saves.
 constexpr double kTuneMinFlops = double(1 << 30);
@@ -131,6 +130,49 @@ int time_gemm_candidates(Context& ctx, const char* op, GemmDescriptors& d,
   return chosen;
 }
 
+namespace {
+
+// The algorithm for a key gemm() has not seen: a timed class's choice when cuBLASLt accepts it for this shape,
+// else the heuristic's candidates, timed when tuning is on (gemm.h).
+cublasLtMatmulAlgo_t choose_algorithm(Context& ctx, const char* op, GemmDescriptors& d, const GemmKey& key,
+                                      float alpha, const __nv_bfloat16* A, const __nv_bfloat16* B, float beta, void* C,
+                                      const void* addend) {
+  auto& cache = ctx.gemm_cache();
+  // Timed once per class of shapes (the token count, n or k, varies from batch to batch; rounded up to a power
+  // of two): a later key of the class reuses the class's algorithm when cuBLASLt accepts it for that shape.
+  const GemmKey class_key = tuning_class(key);
+  const bool tune = tune_level() > 0 && 2.0 * key.m * key.n * key.k >= kTuneMinFlops && !ctx.capturing(op);
+  if (tune) {
+    auto known = cache.tuned_classes.find(class_key);
+    cublasLtMatmulHeuristicResult_t check{};
+    if (known != cache.tuned_classes.end() &&
+        cublasLtMatmulAlgoCheck(ctx.blas(), d.desc(), d.a(), d.b(), d.c(), d.c(), &known->second, &check) ==
+            CUBLAS_STATUS_SUCCESS &&
+        check.workspaceSize <= ctx.workspace_bytes())
+      return known->second;
+  }
+  std::vector<cublasLtMatmulHeuristicResult_t> results(tune ? 16 : 1);
+  int found = 0;
+  R1_CUBLAS_CHECK(op, cublasLtMatmulAlgoGetHeuristic(ctx.blas(), d.desc(), d.a(), d.b(), d.c(), d.c(),
+                                                     d.preference(ctx), int(results.size()), results.data(), &found));
+  if (found == 0)
+    throw Error(std::string("cuda: ") + op + ": cuBLASLt found no algorithm for a " + std::to_string(key.m) + "x" +
+                std::to_string(key.n) + "x" + std::to_string(key.k) + " product");
+  if (!tune || found == 1) return results[0].algo;
+  // beta 0: the real output is written by the call after this anyway; otherwise its addend must stay intact.
+  void* out = C;
+  if (beta != 0.0f)
+    R1_CUDA_CHECK(op, cudaMallocAsync(&out, size_t(key.ldc) * size_t(key.n) * (key.c_type == CUDA_R_32F ? 4 : 2),
+                                      ctx.stream()));
+  const int chosen = std::max(0, time_gemm_candidates(ctx, op, d, results.data(), found, alpha, A, B, beta, addend,
+                                                      out, 3, kTrainingTuneMargin, {}));
+  if (out != C) R1_CUDA_CHECK(op, cudaFreeAsync(out, ctx.stream()));
+  cache.tuned_classes[class_key] = results[size_t(chosen)].algo;
+  return results[size_t(chosen)].algo;
+}
+
+}  // namespace
+
 void gemm(Context& ctx, const char* op, bool trans_a, bool trans_b, int m, int n, int k, float alpha,
           const __nv_bfloat16* A, int lda, const __nv_bfloat16* B, int ldb, float beta, void* C, cudaDataType c_type,
           int ldc, const __nv_bfloat16* bias, const void* C_in) {
@@ -140,46 +182,9 @@ void gemm(Context& ctx, const char* op, bool trans_a, bool trans_b, int m, int n
                     pointer_alignment(A), pointer_alignment(B),
                     std::min(pointer_alignment(C), pointer_alignment(addend))};
   GemmDescriptors d(op, key, bias);
-  auto& cache = ctx.gemm_cache();
-  auto it = cache.algos.find(key);
-  if (it == cache.algos.end()) {
-    // Timed once per class of shapes (the token count, n or k, varies from batch to batch; rounded up to a power
-    // of two): a later key of the class reuses the class's algorithm when cuBLASLt accepts it for that shape.
-    const GemmKey class_key = tuning_class(key);
-    const bool tune = tune_level() > 0 && 2.0 * m * n * k >= kTuneMinFlops && !ctx.capturing(op);
-    if (tune) {
-      auto known = cache.tuned_classes.find(class_key);
-      cublasLtMatmulHeuristicResult_t check{};
-      if (known != cache.tuned_classes.end() &&
-          cublasLtMatmulAlgoCheck(ctx.blas(), d.desc(), d.a(), d.b(), d.c(), d.c(), &known->second, &check) ==
-              CUBLAS_STATUS_SUCCESS &&
-          check.workspaceSize <= ctx.workspace_bytes())
-        it = cache.algos.emplace(key, known->second).first;
-    }
-    if (it == cache.algos.end()) {
-      std::vector<cublasLtMatmulHeuristicResult_t> results(tune ? 16 : 1);
-      int found = 0;
-      R1_CUBLAS_CHECK(op, cublasLtMatmulAlgoGetHeuristic(ctx.blas(), d.desc(), d.a(), d.b(), d.c(), d.c(),
-                                                         d.preference(ctx), int(results.size()), results.data(),
-                                                         &found));
-      if (found == 0)
-        throw Error(std::string("cuda: ") + op + ": cuBLASLt found no algorithm for a " + std::to_string(m) + "x" +
-                    std::to_string(n) + "x" + std::to_string(k) + " product");
-      int chosen = 0;
-      if (tune && found > 1) {
-        // beta 0: the real output is written by the call below anyway; otherwise its addend must stay intact.
-        void* out = C;
-        if (beta != 0.0f)
-          R1_CUDA_CHECK(op, cudaMallocAsync(&out, size_t(ldc) * size_t(n) * (c_type == CUDA_R_32F ? 4 : 2),
-                                            ctx.stream()));
-        chosen = std::max(0, time_gemm_candidates(ctx, op, d, results.data(), found, alpha, A, B, beta, addend, out,
-                                                  3, kTrainingTuneMargin, {}));
-        if (out != C) R1_CUDA_CHECK(op, cudaFreeAsync(out, ctx.stream()));
-        cache.tuned_classes[class_key] = results[size_t(chosen)].algo;
-      }
-      it = cache.algos.emplace(key, results[size_t(chosen)].algo).first;
-    }
-  }
+  auto& algos = ctx.gemm_cache().algos;
+  auto it = algos.find(key);
+  if (it == algos.end()) it = algos.emplace(key, choose_algorithm(ctx, op, d, key, alpha, A, B, beta, C, addend)).first;
   R1_CUBLAS_CHECK(op, cublasLtMatmul(ctx.blas(), d.desc(), &alpha, A, d.a(), B, d.b(), &beta, addend, d.c(), C, d.c(),
                                      &it->second, ctx.workspace(), ctx.workspace_bytes(), ctx.stream()));
 }
