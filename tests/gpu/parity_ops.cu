@@ -381,6 +381,13 @@ void check_attention(Context& ctx, const std::vector<int>& lens, int Hq, int Hkv
   compare(op, "dq", g_dq.increment(), dq);
   compare(op, "dk", g_dk.increment(), dk);
   compare(op, "dv", g_dv.increment(), dv);
+  // accumulate = false (the model's call) writes every row: poisoned buffers must come back whole.
+  B16 w_dq = poisoned_bf16(dq.size()), w_dk = poisoned_bf16(dk.size()), w_dv = poisoned_bf16(dv.size());
+  r1::cuda::attention_backward(ctx, w_dq->p, w_dk->p, w_dv->p, d_dout->p, d_q->p, d_k->p, d_v->p, d_out->p, d_lse->p,
+                               d_cu->p, B, T, Hq, Hkv, D, max_seqlen, /*accumulate=*/false);
+  compare(op, "dq (written)", download(*w_dq), dq);
+  compare(op, "dk (written)", download(*w_dk), dk);
+  compare(op, "dv (written)", download(*w_dv), dv);
 }
 
 void check_swiglu_add(Context& ctx) {

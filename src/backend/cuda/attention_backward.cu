@@ -94,10 +94,11 @@ __device__ __forceinline__ void store_rows(float* base, int64_t row_stride, int 
   }
 }
 
-// dst[row, :] += acc row (bf16, read-modify-write) for the lane's two rows of a 16 x D accumulator.
+// dst[row, :] += scale * acc row (bf16, read-modify-write; with accumulate false, =) for the lane's two rows of a
+// 16 x D accumulator.
 template <int D>
 __device__ __forceinline__ void add_rows(bf16* base, int64_t row_stride, int rows_valid_a, int rows_valid_b,
-                                         const float (&acc)[D / 8][4], float scale) {
+                                         const float (&acc)[D / 8][4], float scale, bool accumulate) {
   const int tq = threadIdx.x % 4;
 #pragma unroll
   for (int r = 0; r < 2; r++) {
@@ -106,7 +107,7 @@ __device__ __forceinline__ void add_rows(bf16* base, int64_t row_stride, int row
 #pragma unroll
     for (int dn = 0; dn < D / 8; dn++) {
       auto* p = reinterpret_cast<__nv_bfloat162*>(dst + 8 * dn);
-      const float2 old = __bfloat1622float2(*p);
+      const float2 old = accumulate ? __bfloat1622float2(*p) : make_float2(0.0f, 0.0f);
       *p = __floats2bfloat162_rn(old.x + acc[dn][2 * r] * scale, old.y + acc[dn][2 * r + 1] * scale);
     }
   }
@@ -116,7 +117,7 @@ template <int D>
 __global__ void __launch_bounds__(kThreads)
 attention_dkdv_kernel(bf16* dk, bf16* dv, float* dk_part, float* dv_part, const bf16* dout, const bf16* q,
                       const bf16* k, const bf16* v, const float* lse, const float* Di, const int32_t* cu_seqlens,
-                      int Hq, int Hkv, float scale) {
+                      int Hq, int Hkv, float scale, bool accumulate) {
   constexpr int LD = ld<D>();
   extern __shared__ __align__(16) unsigned char smem_raw[];
   bf16* ks = reinterpret_cast<bf16*>(smem_raw);  // [64][LD] this block's keys
@@ -200,14 +201,14 @@ attention_dkdv_kernel(bf16* dk, bf16* dv, float* dk_part, float* dv_part, const 
   }
   const int64_t stride = int64_t(Hkv) * D;
   const int64_t base = (int64_t(s0) + key_a) * stride + int64_t(g) * D;
-  add_rows<D>(dk + base, stride, key_a < len, key_b < len, dk_acc, scale);
-  add_rows<D>(dv + base, stride, key_a < len, key_b < len, dv_acc, 1.0f);
+  add_rows<D>(dk + base, stride, key_a < len, key_b < len, dk_acc, scale, accumulate);
+  add_rows<D>(dv + base, stride, key_a < len, key_b < len, dv_acc, 1.0f, accumulate);
 }
 
-// dk[t, g, :] += scale * sum over the group's heads h (in order) of dk_part[t, h, :]; dv likewise, unscaled.
-// One thread per 4 features of one (token, kv head).
+// dk[t, g, :] += scale * sum over the group's heads h (in order) of dk_part[t, h, :]; dv likewise, unscaled (= with
+// accumulate false). One thread per 4 features of one (token, kv head).
 __global__ void attention_group_sum_kernel(bf16* dk, bf16* dv, const float* dk_part, const float* dv_part,
-                                           int64_t T, int Hq, int Hkv, int D, float scale) {
+                                           int64_t T, int Hq, int Hkv, int D, float scale, bool accumulate) {
   const int64_t quads = T * Hkv * (D / 4);
   const int64_t e = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
   if (e >= quads) return;
@@ -222,9 +223,10 @@ __global__ void attention_group_sum_kernel(bf16* dk, bf16* dv, const float* dk_p
     sv.x += b.x, sv.y += b.y, sv.z += b.z, sv.w += b.w;
   }
   const int64_t dst = (t * Hkv + g) * D + c;
-  auto add4 = [](bf16* p, float4 s, float f) {
+  auto add4 = [accumulate](bf16* p, float4 s, float f) {
     auto* p2 = reinterpret_cast<__nv_bfloat162*>(p);
-    const float2 lo = __bfloat1622float2(p2[0]), hi = __bfloat1622float2(p2[1]);
+    const float2 lo = accumulate ? __bfloat1622float2(p2[0]) : make_float2(0.0f, 0.0f);
+    const float2 hi = accumulate ? __bfloat1622float2(p2[1]) : make_float2(0.0f, 0.0f);
     p2[0] = __floats2bfloat162_rn(lo.x + s.x * f, lo.y + s.y * f);
     p2[1] = __floats2bfloat162_rn(hi.x + s.z * f, hi.y + s.w * f);
   };
@@ -235,7 +237,7 @@ __global__ void attention_group_sum_kernel(bf16* dk, bf16* dv, const float* dk_p
 template <int D>
 __global__ void __launch_bounds__(kThreads)
 attention_dq_kernel(bf16* dq, const bf16* dout, const bf16* q, const bf16* k, const bf16* v, const float* lse,
-                    const float* Di, const int32_t* cu_seqlens, int Hq, int Hkv, float scale) {
+                    const float* Di, const int32_t* cu_seqlens, int Hq, int Hkv, float scale, bool accumulate) {
   constexpr int LD = ld<D>();
   extern __shared__ __align__(16) unsigned char smem_raw[];
   bf16* qs = reinterpret_cast<bf16*>(smem_raw);  // [64][LD] this block's queries
@@ -306,26 +308,28 @@ attention_dq_kernel(bf16* dq, const bf16* dout, const bf16* q, const bf16* k, co
   }
 
   const int64_t stride = int64_t(Hq) * D;
-  add_rows<D>(dq + (int64_t(s0) + row_a) * stride + int64_t(h) * D, stride, row_a < len, row_b < len, dq_acc, scale);
+  add_rows<D>(dq + (int64_t(s0) + row_a) * stride + int64_t(h) * D, stride, row_a < len, row_b < len, dq_acc, scale,
+              accumulate);
 }
 
 // dk_part / dv_part: [T, Hq, D] float32 scratch when the heads are grouped (Hq > Hkv), else null.
 template <int D>
 void launch(Context& ctx, bf16* dq, bf16* dk, bf16* dv, float* dk_part, float* dv_part, const bf16* dout,
             const bf16* q, const bf16* k, const bf16* v, const float* lse, const float* Di,
-            const int32_t* cu_seqlens, int B, int T, int Hq, int Hkv, int max_seqlen) {
+            const int32_t* cu_seqlens, int B, int T, int Hq, int Hkv, int max_seqlen, bool accumulate) {
   const float scale = 1.0f / sqrtf(float(D));
   const size_t smem_kv = sizeof(bf16) * 6 * kTile * ld<D>() + sizeof(float) * 4 * kTile;
   auto dkdv = attention_dkdv_kernel<D>;
   R1_CUDA_CHECK("attention_backward",
                 cudaFuncSetAttribute(dkdv, cudaFuncAttributeMaxDynamicSharedMemorySize, int(smem_kv)));
   dkdv<<<tile_grid(Hq, B, max_seqlen), kThreads, smem_kv, ctx.stream()>>>(dk, dv, dk_part, dv_part, dout, q, k, v,
-                                                                          lse, Di, cu_seqlens, Hq, Hkv, scale);
+                                                                          lse, Di, cu_seqlens, Hq, Hkv, scale,
+                                                                          accumulate);
   R1_CUDA_LAUNCH_CHECK("attention_backward(dk, dv)");
   if (dk_part) {
     const int64_t quads = int64_t(T) * Hkv * (D / 4);
     attention_group_sum_kernel<<<unsigned(ceil_div(quads, 256)), 256, 0, ctx.stream()>>>(
-        dk, dv, dk_part, dv_part, T, Hq, Hkv, D, scale);
+        dk, dv, dk_part, dv_part, T, Hq, Hkv, D, scale, accumulate);
     R1_CUDA_LAUNCH_CHECK("attention_backward(group sum)");
   }
 
@@ -334,7 +338,7 @@ void launch(Context& ctx, bf16* dq, bf16* dk, bf16* dv, float* dk_part, float* d
   R1_CUDA_CHECK("attention_backward",
                 cudaFuncSetAttribute(dqk, cudaFuncAttributeMaxDynamicSharedMemorySize, int(smem_q)));
   dqk<<<tile_grid(Hq, B, max_seqlen), kThreads, smem_q, ctx.stream()>>>(dq, dout, q, k, v, lse, Di, cu_seqlens,
-                                                                         Hq, Hkv, scale);
+                                                                         Hq, Hkv, scale, accumulate);
   R1_CUDA_LAUNCH_CHECK("attention_backward(dq)");
 }
 
@@ -344,7 +348,7 @@ bool aligned16(const void* p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0;
 
 void attention_backward(Context& ctx, bf16* dq, bf16* dk, bf16* dv, const bf16* dout, const bf16* q, const bf16* k,
                         const bf16* v, const bf16* out, const float* lse, const int32_t* cu_seqlens, int B, int T,
-                        int Hq, int Hkv, int D, int max_seqlen) {
+                        int Hq, int Hkv, int D, int max_seqlen, bool accumulate) {
   if (T <= 0 || B <= 0 || max_seqlen <= 0) return;
   R1_CHECK(Hkv > 0 && Hq % Hkv == 0, "attention_backward: Hq must be a multiple of Hkv");
   R1_CHECK(aligned16(dq) && aligned16(dk) && aligned16(dv) && aligned16(dout) && aligned16(q) && aligned16(k) &&
@@ -362,13 +366,13 @@ void attention_backward(Context& ctx, bf16* dq, bf16* dk, bf16* dv, const bf16* 
   switch (D) {
     case 32:
       return launch<32>(ctx, dq, dk, dv, dk_part, dv_part, dout, q, k, v, lse, Di, cu_seqlens, B, T, Hq, Hkv,
-                         max_seqlen);
+                         max_seqlen, accumulate);
     case 64:
       return launch<64>(ctx, dq, dk, dv, dk_part, dv_part, dout, q, k, v, lse, Di, cu_seqlens, B, T, Hq, Hkv,
-                         max_seqlen);
+                         max_seqlen, accumulate);
     case 128:
       return launch<128>(ctx, dq, dk, dv, dk_part, dv_part, dout, q, k, v, lse, Di, cu_seqlens, B, T, Hq, Hkv,
-                         max_seqlen);
+                         max_seqlen, accumulate);
     default:
       throw Error("cuda: attention_backward: head dim " + std::to_string(D) + " is not supported (32, 64, 128)");
   }

@@ -64,10 +64,11 @@ void rope_backward_qk(Context& ctx, bf16* dq, bf16* dk, const int32_t* positions
 void attention_forward(Context& ctx, bf16* out, float* lse, const bf16* q, const bf16* k, const bf16* v,
                        const int32_t* cu_seqlens, int B, int T, int Hq, int Hkv, int D, int max_seqlen);
 // Deterministic, no atomics: dk/dv rows are owned by (key tile, query head) blocks, whose float32 partials a fixed-
-// order sum adds over each GQA group; dq rows by (query tile, query head) blocks.
+// order sum adds over each GQA group; dq rows by (query tile, query head) blocks. accumulate false writes dq, dk, dv
+// instead of adding to them (every row is written: no zeroing pass needed).
 void attention_backward(Context& ctx, bf16* dq, bf16* dk, bf16* dv, const bf16* dout, const bf16* q, const bf16* k,
                         const bf16* v, const bf16* out, const float* lse, const int32_t* cu_seqlens, int B, int T,
-                        int Hq, int Hkv, int D, int max_seqlen);
+                        int Hq, int Hkv, int D, int max_seqlen, bool accumulate = true);
 
 // ---- SwiGLU out = silu(gate) * up, and the residual y += x ----
 void swiglu_forward(Context& ctx, bf16* out, const bf16* gate, const bf16* up, int64_t n);

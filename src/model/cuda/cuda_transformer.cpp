@@ -248,8 +248,7 @@ void CudaTransformer::backward_trunk() {
   Acts& a = *acts_;
   const bf16* W = weights_.get();
   float* G = grads();
-  const size_t TC = size_t(T) * C * sizeof(bf16),
-               TQ = size_t(T) * Hq * D * sizeof(bf16), TKV = size_t(T) * Hkv * D * sizeof(bf16);
+  const size_t TC = size_t(T) * C * sizeof(bf16);
   zero(ctx, a.dres, TC);
   rmsnorm_backward(ctx, a.dres, G + layout_.final_norm, a.dnorm, a.x_final, W + layout_.final_norm, a.rstd_final, T, C);
 
@@ -270,11 +269,8 @@ void CudaTransformer::backward_trunk() {
     rmsnorm_backward(ctx, a.dres, G + w.post_norm, a.dnorm, L.h, W + w.post_norm, L.rstd2, T, C);
     // Attention.
     linear_backward(ctx, a.datt, G + w.o_w, at_or_null(G, w.o_b), a.dres, L.att, W + w.o_w, T, Hq * D, C, false);
-    zero(ctx, a.dq, TQ);
-    zero(ctx, a.dk, TKV);
-    zero(ctx, a.dv, TKV);
     attention_backward(ctx, a.dq, a.dk, a.dv, a.datt, L.q, L.k, L.v, L.att, L.lse, cu_seqlens_.get(), B, T, Hq, Hkv, D,
-                       batch_max_seqlen_);
+                       batch_max_seqlen_, /*accumulate=*/false);
     rope_backward_qk(ctx, a.dq, a.dk, positions_.get(), rope_cos_.get(), rope_sin_.get(), T, Hq, Hkv, D);
     linear_backward(ctx, a.dnorm, G + w.q_w, at_or_null(G, w.q_b), a.dq, L.n1, W + w.q_w, T, C, Hq * D, false);
     linear_backward(ctx, a.dnorm, G + w.k_w, at_or_null(G, w.k_b), a.dk, L.n1, W + w.k_w, T, C, Hkv * D);
