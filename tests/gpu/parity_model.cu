@@ -127,6 +127,25 @@ void parity(const std::string& name, ModelConfig c, SwigluMemory swiglu = Swiglu
   report("gradients, worst tensor (" + worst_name + ")", worst, all_finite, kTensorTolerance);
   r = rel_err(grads_gpu.data(), cpu.grads(), grads_gpu.size(), &fin);
   report("gradients, all parameters", r, fin);
+  // zero_grads() only marks the gradients stale and the next backward writes them: a second backward without it
+  // must add (twice the CPU's), and a reader after zero_grads() must see zeros.
+  {
+    gpu.forward(batch);
+    gpu.backward(batch, dlp.data(), dent.data());
+    std::vector<float> twice(grads_gpu.size()), cpu2(grads_gpu.size());
+    cudaMemcpy(twice.data(), gpu.device_grads(), twice.size() * sizeof(float), cudaMemcpyDeviceToHost);
+    for (size_t i = 0; i < cpu2.size(); i++) cpu2[i] = 2.0f * cpu.grads()[i];
+    r = rel_err(twice.data(), cpu2.data(), twice.size(), &fin);
+    report("gradients of two backwards (accumulated)", r, fin);
+    gpu.zero_grads();
+    cudaMemcpy(twice.data(), gpu.device_grads(), twice.size() * sizeof(float), cudaMemcpyDeviceToHost);
+    float largest = 0;
+    for (float x : twice) largest = std::max(largest, std::fabs(x));
+    report("gradients read after zero_grads (max |g|)", largest, true, 0.0);
+    gpu.zero_grads();
+    gpu.forward(batch);
+    gpu.backward(batch, dlp.data(), dent.data());
+  }
 
   // One AdamW step on both from the SAME gradients (the CPU's, uploaded): AdamW's first step is ~lr * sign(g),
   // which would turn bf16 noise in tiny gradients into full-size differences and test nothing about the update.

@@ -55,12 +55,12 @@ __device__ __forceinline__ float block_max(float v, float* shared) {
 
 namespace r1::cuda {
 
-// out[c] += sum_k partial[k, c] over `chunks` rows of partial sums, in a fixed order (deterministic). Block:
+// out[c] += (= without accumulate) sum_k partial[k, c] over `chunks` rows of partial sums, in a fixed order (deterministic). Block:
 // 32 columns x 8 lanes; lane y sums rows y, y+8, ... and the 8 lane totals are added in order. The second half
 // of the two-pass column sums (RMSNorm's dweight, linear's db). A template so that each .cu file that
 // includes this header gets its own copy of the kernel.
 template <int kLanes = 8>
-__global__ void sum_column_partials_kernel(float* out, const float* partial, int chunks, int C) {
+__global__ void sum_column_partials_kernel(float* out, const float* partial, int chunks, int C, bool accumulate) {
   __shared__ float sums[kLanes][33];
   const int c = blockIdx.x * 32 + threadIdx.x;
   float s = 0.0f;
@@ -72,13 +72,13 @@ __global__ void sum_column_partials_kernel(float* out, const float* partial, int
   if (threadIdx.y == 0 && c < C) {
     float total = 0.0f;
     for (int y = 0; y < kLanes; y++) total += sums[y][threadIdx.x];
-    out[c] += total;
+    out[c] = accumulate ? out[c] + total : total;
   }
 }
 
 inline void sum_column_partials(cudaStream_t stream, const char* op, float* out, const float* partial, int chunks,
-                                int C) {
-  sum_column_partials_kernel<><<<ceil_div(C, 32), dim3(32, 8), 0, stream>>>(out, partial, chunks, C);
+                                int C, bool accumulate = true) {
+  sum_column_partials_kernel<><<<ceil_div(C, 32), dim3(32, 8), 0, stream>>>(out, partial, chunks, C, accumulate);
   R1_CUDA_LAUNCH_CHECK(op);
 }
 

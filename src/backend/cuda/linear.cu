@@ -46,20 +46,21 @@ void linear_forward_residual(Context& ctx, bf16* y, const bf16* residual, const 
 }
 
 void linear_backward(Context& ctx, bf16* dx, float* dW, float* db, const bf16* dy, const bf16* x, const bf16* W,
-                     int T, int I, int O, bool accumulate_dx) {
+                     int T, int I, int O, bool accumulate_dx, bool accumulate_grads) {
   if (T <= 0) return;
   // dx^T [I, T] (+)= W^T-as-stored [I, O] dy^T [O, T]:  m = I, n = T, k = O.
   if (dx)
     gemm(ctx, "linear_backward(dx)", false, false, I, T, O, 1.0f, W, I, dy, O, accumulate_dx ? 1.0f : 0.0f, dx,
          CUDA_R_16BF, I);
   // dW^T [I, O] += x^T [I, T] (dy^T [O, T])^T:  m = I, n = O, k = T, float32 accumulator.
-  gemm(ctx, "linear_backward(dW)", false, true, I, O, T, 1.0f, x, I, dy, O, 1.0f, dW, CUDA_R_32F, I);
+  gemm(ctx, "linear_backward(dW)", false, true, I, O, T, 1.0f, x, I, dy, O, accumulate_grads ? 1.0f : 0.0f, dW,
+       CUDA_R_32F, I);
   if (db) {
     const int chunks = ceil_div(T, kChunkRows);
     auto* partial = static_cast<float*>(ctx.scratch(sizeof(float) * size_t(chunks) * O));
     bias_grad_partial_kernel<<<dim3(ceil_div(O, 32), chunks), dim3(32, 8), 0, ctx.stream()>>>(partial, dy, T, O);
     R1_CUDA_LAUNCH_CHECK("linear_backward(db)");
-    sum_column_partials(ctx.stream(), "linear_backward(db)", db, partial, chunks, O);
+    sum_column_partials(ctx.stream(), "linear_backward(db)", db, partial, chunks, O, accumulate_grads);
   }
 }
 

@@ -217,7 +217,8 @@ namespace {
 // Shared by the backward and the fused forward + backward (logprob/entropy null in the former).
 void head_backward_chunks(Context& ctx, const char* op, float* logprob, float* entropy, bf16* dx, float* dW,
                           const float* dlogprob, const float* dentropy, const bf16* x, const bf16* W,
-                          const int32_t* targets, int T, int C, int V, float inv_temperature, int chunk) {
+                          const int32_t* targets, int T, int C, int V, float inv_temperature, int chunk,
+                          bool accumulate_dw) {
   if (T <= 0) return;
   chunk = std::max(1, std::min(chunk, T));
   const size_t logits_bytes = align256(sizeof(float) * size_t(chunk) * V);
@@ -233,24 +234,26 @@ void head_backward_chunks(Context& ctx, const char* op, float* logprob, float* e
                    inv_temperature);
     // dx^T [C, rows] += W^T-as-stored [C, V] dz^T [V, rows]
     gemm(ctx, op, false, false, C, rows, V, 1.0f, W, C, dlogits, V, 1.0f, dx + int64_t(t0) * C, CUDA_R_16BF, C);
-    // dW^T [C, V] += x^T [C, rows] (dz^T [V, rows])^T
-    gemm(ctx, op, false, true, C, V, rows, 1.0f, xc, C, dlogits, V, 1.0f, dW, CUDA_R_32F, C);
+    // dW^T [C, V] += x^T [C, rows] (dz^T [V, rows])^T (the first chunk writes it when not accumulating)
+    const float beta = accumulate_dw || t0 > 0 ? 1.0f : 0.0f;
+    gemm(ctx, op, false, true, C, V, rows, 1.0f, xc, C, dlogits, V, beta, dW, CUDA_R_32F, C);
   }
 }
 
 }  // namespace
 
 void lm_head_backward(Context& ctx, bf16* dx, float* dW, const float* dlogprob, const float* dentropy, const bf16* x,
-                      const bf16* W, const int32_t* targets, int T, int C, int V, float inv_temperature, int chunk) {
+                      const bf16* W, const int32_t* targets, int T, int C, int V, float inv_temperature, int chunk,
+                      bool accumulate_dw) {
   head_backward_chunks(ctx, "lm_head_backward", nullptr, nullptr, dx, dW, dlogprob, dentropy, x, W, targets, T, C, V,
-                       inv_temperature, chunk);
+                       inv_temperature, chunk, accumulate_dw);
 }
 
 void lm_head_forward_backward(Context& ctx, float* logprob, float* entropy, bf16* dx, float* dW, const float* dlogprob,
                               const float* dentropy, const bf16* x, const bf16* W, const int32_t* targets, int T, int C,
-                              int V, float inv_temperature, int chunk) {
+                              int V, float inv_temperature, int chunk, bool accumulate_dw) {
   head_backward_chunks(ctx, "lm_head_forward_backward", logprob, entropy, dx, dW, dlogprob, dentropy, x, W, targets, T,
-                       C, V, inv_temperature, chunk);
+                       C, V, inv_temperature, chunk, accumulate_dw);
 }
 
 }  // namespace r1::cuda

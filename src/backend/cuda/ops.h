@@ -5,7 +5,8 @@
 //
 // Conventions, as on the CPU: row-major contiguous tensors; T tokens of a packed batch (sequences concatenated,
 // offsets in cu_seqlens); backward functions ACCUMULATE (+=) into every gradient they produce, so callers zero
-// once and residual branches or tied weights simply add up. All integer arrays (ids, positions, targets,
+// once and residual branches or tied weights simply add up. Where a flag says accumulate = false, that gradient is
+// written instead (the first contribution after zero_grads: no zeroing pass over it). All integer arrays (ids, positions, targets,
 // cu_seqlens) are device pointers too. Ops are asynchronous unless they return a value to the host.
 #pragma once
 #include <cuda_bf16.h>
@@ -32,7 +33,7 @@ void embedding_backward(Context& ctx, float* dtable, const bf16* dout, const int
 void rmsnorm_forward(Context& ctx, bf16* out, float* rstd, const bf16* x, const bf16* weight, int T, int C,
                      float eps);
 void rmsnorm_backward(Context& ctx, bf16* dx, float* dweight, const bf16* dout, const bf16* x, const bf16* weight,
-                      const float* rstd, int T, int C);
+                      const float* rstd, int T, int C, bool accumulate_dweight = true);
 
 // ---- linear, HF layout W [O, I]: y[T, O] = x[T, I] W^T + bias (bias may be null), via cuBLASLt ----
 void linear_forward(Context& ctx, bf16* y, const bf16* x, const bf16* W, const bf16* bias, int T, int I, int O);
@@ -43,7 +44,7 @@ void linear_forward_residual(Context& ctx, bf16* y, const bf16* residual, const 
 // dx += dy W (skipped when dx is null; dx = dy W with accumulate_dx false: no zeroing pass before it),
 // dW += dy^T x, db += sum_t dy (skipped when db is null).
 void linear_backward(Context& ctx, bf16* dx, float* dW, float* db, const bf16* dy, const bf16* x, const bf16* W,
-                     int T, int I, int O, bool accumulate_dx = true);
+                     int T, int I, int O, bool accumulate_dx = true, bool accumulate_grads = true);
 
 // ---- RoPE, rotate_half pairing (i, i + D/2). cos/sin tables [max_pos, D/2] float32 on the device, built by
 // cpu::rope_tables and uploaded, so both backends rotate by bitwise the same angles. In place on x [T, H, D]. ----
@@ -84,13 +85,14 @@ void lm_head_forward(Context& ctx, float* logprob, float* entropy, const bf16* x
 // dlogits = dlogprob (onehot - p) - dentropy p (log p + H), times inv_temperature; dx += dlogits W, dW += dlogits^T x.
 // dentropy may be null.
 void lm_head_backward(Context& ctx, bf16* dx, float* dW, const float* dlogprob, const float* dentropy, const bf16* x,
-                      const bf16* W, const int32_t* targets, int T, int C, int V, float inv_temperature, int chunk);
+                      const bf16* W, const int32_t* targets, int T, int C, int V, float inv_temperature, int chunk,
+                      bool accumulate_dw = true);
 // Forward and backward in one pass over the logits, when d(loss)/d(logprob) does not depend on the log-probs
 // (cross-entropy: -1/N per target): logprob / entropy (either may be null) as lm_head_forward, gradients as
 // lm_head_backward, one logits product per chunk instead of two.
 void lm_head_forward_backward(Context& ctx, float* logprob, float* entropy, bf16* dx, float* dW, const float* dlogprob,
                               const float* dentropy, const bf16* x, const bf16* W, const int32_t* targets, int T, int C,
-                              int V, float inv_temperature, int chunk);
+                              int V, float inv_temperature, int chunk, bool accumulate_dw = true);
 // Plain float32 logits [n, V] (inference).
 void lm_head_logits(Context& ctx, float* logits, const bf16* x, const bf16* W, int n, int C, int V);
 

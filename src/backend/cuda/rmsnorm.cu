@@ -95,7 +95,7 @@ void rmsnorm_forward(Context& ctx, bf16* out, float* rstd, const bf16* x, const 
 }
 
 void rmsnorm_backward(Context& ctx, bf16* dx, float* dweight, const bf16* dout, const bf16* x, const bf16* weight,
-                      const float* rstd, int T, int C) {
+                      const float* rstd, int T, int C, bool accumulate_dweight) {
   if (T <= 0) return;
   rmsnorm_backward_dx_kernel<<<ceil_div(T, kRowsPerBlock), kRowsPerBlock * 32, 0, ctx.stream()>>>(dx, dout, x, weight,
                                                                                                  rstd, T, C);
@@ -108,7 +108,7 @@ void rmsnorm_backward(Context& ctx, bf16* dx, float* dweight, const bf16* dout, 
   else
     rmsnorm_dweight_partial_kernel<false><<<grid, block, 0, ctx.stream()>>>(partial, dout, x, rstd, T, C);
   R1_CUDA_LAUNCH_CHECK("rmsnorm_backward");
-  sum_column_partials(ctx.stream(), "rmsnorm_backward", dweight, partial, chunks, C);
+  sum_column_partials(ctx.stream(), "rmsnorm_backward", dweight, partial, chunks, C, accumulate_dweight);
 }
 
 }  // namespace r1::cuda

@@ -143,10 +143,24 @@ float* CudaTransformer::grads() {
     grads_.allocate(size_t(layout_.total()), "gradients (float32)");
     zero(*ctx_, grads_.get(), grads_.bytes());
   }
+  if (grads_stale_) {
+    zero(*ctx_, grads_.get(), grads_.bytes());
+    grads_stale_ = false;
+  }
   return grads_.get();
 }
 
-void CudaTransformer::zero_grads() { zero(*ctx_, grads(), grads_.bytes()); }
+float* CudaTransformer::grads_for_backward(bool* write) {
+  *write = grads_stale_;
+  grads_stale_ = false;  // the pass leaves them current
+  if (!grads_.get()) return grads();
+  return grads_.get();
+}
+
+void CudaTransformer::zero_grads() {
+  if (grads_.get()) grads_stale_ = true;
+  else grads();
+}
 
 void CudaTransformer::upload_batch(const PackedBatch& batch) {
   const int T = batch.num_tokens(), B = batch.num_sequences();
@@ -223,7 +237,8 @@ void CudaTransformer::backward(const PackedBatch& batch, const float* dlogprob, 
   Context& ctx = *ctx_;
   Acts& a = *acts_;
   const bf16* W = weights_.get();
-  float* G = grads();
+  bool write = false;
+  float* G = grads_for_backward(&write);
   const size_t TC = size_t(T) * C * sizeof(bf16);
   R1_CUDA_CHECK("backward", cudaMemcpyAsync(dlogprob_.get(), dlogprob, size_t(T) * sizeof(float),
                                             cudaMemcpyHostToDevice, stream_));
@@ -232,14 +247,15 @@ void CudaTransformer::backward(const PackedBatch& batch, const float* dlogprob, 
                                               cudaMemcpyHostToDevice, stream_));
   zero(ctx, a.dnorm, TC);
   lm_head_backward(ctx, a.dnorm, G + layout_.lm_head, dlogprob_.get(), dentropy ? dentropy_.get() : nullptr, a.n_final,
-                   W + layout_.lm_head, targets_.get(), T, C, c.vocab_size, inv_temperature, head_chunk_);
-  backward_trunk();
+                   W + layout_.lm_head, targets_.get(), T, C, c.vocab_size, inv_temperature, head_chunk_, !write);
+  backward_trunk(G, write);
   // Callers reuse their host buffers at once: keep the host and the device in step.
   ctx.synchronize("backward");
 }
 
-// From d(loss)/d(final norm output) in dnorm down to the embeddings.
-void CudaTransformer::backward_trunk() {
+// From d(loss)/d(final norm output) in dnorm down to the embeddings. With `write`, every parameter's first
+// contribution writes its gradient; the head has written the lm_head block (the tied embedding's too).
+void CudaTransformer::backward_trunk(float* G, bool write) {
   const int T = batch_T_, B = batch_B_;
   const ModelConfig& c = config_;
   const int C = c.hidden_size, F = c.intermediate_size, Hq = c.num_attention_heads, Hkv = c.num_key_value_heads,
@@ -247,10 +263,11 @@ void CudaTransformer::backward_trunk() {
   Context& ctx = *ctx_;
   Acts& a = *acts_;
   const bf16* W = weights_.get();
-  float* G = grads();
+  const bool acc = !write;
   const size_t TC = size_t(T) * C * sizeof(bf16);
   zero(ctx, a.dres, TC);
-  rmsnorm_backward(ctx, a.dres, G + layout_.final_norm, a.dnorm, a.x_final, W + layout_.final_norm, a.rstd_final, T, C);
+  rmsnorm_backward(ctx, a.dres, G + layout_.final_norm, a.dnorm, a.x_final, W + layout_.final_norm, a.rstd_final, T, C,
+                   acc);
 
   for (int l = c.num_hidden_layers - 1; l >= 0; l--) {
     const auto& w = layout_.layer(l);
@@ -262,21 +279,27 @@ void CudaTransformer::backward_trunk() {
       act = a.act;
     }
     // The first product into each activation gradient writes it (accumulate_dx false): no zeroing pass.
-    linear_backward(ctx, a.dact, G + w.down_w, at_or_null(G, w.down_b), a.dres, act, W + w.down_w, T, F, C, false);
+    linear_backward(ctx, a.dact, G + w.down_w, at_or_null(G, w.down_b), a.dres, act, W + w.down_w, T, F, C, false,
+                    acc);
     swiglu_backward(ctx, a.dgate, a.dup, a.dact, L.gate, L.up, int64_t(T) * F, /*accumulate=*/false);
-    linear_backward(ctx, a.dnorm, G + w.gate_w, at_or_null(G, w.gate_b), a.dgate, L.n2, W + w.gate_w, T, C, F, false);
-    linear_backward(ctx, a.dnorm, G + w.up_w, at_or_null(G, w.up_b), a.dup, L.n2, W + w.up_w, T, C, F);
-    rmsnorm_backward(ctx, a.dres, G + w.post_norm, a.dnorm, L.h, W + w.post_norm, L.rstd2, T, C);
+    linear_backward(ctx, a.dnorm, G + w.gate_w, at_or_null(G, w.gate_b), a.dgate, L.n2, W + w.gate_w, T, C, F, false,
+                    acc);
+    linear_backward(ctx, a.dnorm, G + w.up_w, at_or_null(G, w.up_b), a.dup, L.n2, W + w.up_w, T, C, F, true, acc);
+    rmsnorm_backward(ctx, a.dres, G + w.post_norm, a.dnorm, L.h, W + w.post_norm, L.rstd2, T, C, acc);
     // Attention.
-    linear_backward(ctx, a.datt, G + w.o_w, at_or_null(G, w.o_b), a.dres, L.att, W + w.o_w, T, Hq * D, C, false);
+    linear_backward(ctx, a.datt, G + w.o_w, at_or_null(G, w.o_b), a.dres, L.att, W + w.o_w, T, Hq * D, C, false, acc);
     attention_backward(ctx, a.dq, a.dk, a.dv, a.datt, L.q, L.k, L.v, L.att, L.lse, cu_seqlens_.get(), B, T, Hq, Hkv, D,
                        batch_max_seqlen_, /*accumulate=*/false);
     rope_backward_qk(ctx, a.dq, a.dk, positions_.get(), rope_cos_.get(), rope_sin_.get(), T, Hq, Hkv, D);
-    linear_backward(ctx, a.dnorm, G + w.q_w, at_or_null(G, w.q_b), a.dq, L.n1, W + w.q_w, T, C, Hq * D, false);
-    linear_backward(ctx, a.dnorm, G + w.k_w, at_or_null(G, w.k_b), a.dk, L.n1, W + w.k_w, T, C, Hkv * D);
-    linear_backward(ctx, a.dnorm, G + w.v_w, at_or_null(G, w.v_b), a.dv, L.n1, W + w.v_w, T, C, Hkv * D);
-    rmsnorm_backward(ctx, a.dres, G + w.input_norm, a.dnorm, L.x, W + w.input_norm, L.rstd1, T, C);
+    linear_backward(ctx, a.dnorm, G + w.q_w, at_or_null(G, w.q_b), a.dq, L.n1, W + w.q_w, T, C, Hq * D, false, acc);
+    linear_backward(ctx, a.dnorm, G + w.k_w, at_or_null(G, w.k_b), a.dk, L.n1, W + w.k_w, T, C, Hkv * D, true, acc);
+    linear_backward(ctx, a.dnorm, G + w.v_w, at_or_null(G, w.v_b), a.dv, L.n1, W + w.v_w, T, C, Hkv * D, true, acc);
+    rmsnorm_backward(ctx, a.dres, G + w.input_norm, a.dnorm, L.x, W + w.input_norm, L.rstd1, T, C, acc);
   }
+  // The embedding gradient is a scatter-add over the batch's tokens: untied and stale, it is zeroed first (tied,
+  // the head has written it).
+  if (write && layout_.embed != layout_.lm_head)
+    zero(ctx, G + layout_.embed, size_t(config_.vocab_size) * C * sizeof(float));
   embedding_backward(ctx, G + layout_.embed, a.dres, tokens_.get(), T, C);
 }
 
@@ -296,10 +319,12 @@ double CudaTransformer::cross_entropy_step(const PackedBatch& batch, bool train)
     R1_CUDA_CHECK("cross_entropy_step", cudaMemcpyAsync(dlogprob_.get(), dlogprob.data(), size_t(T) * sizeof(float),
                                                         cudaMemcpyHostToDevice, stream_));
     zero(ctx, acts_->dnorm, size_t(T) * config_.hidden_size * sizeof(bf16));
-    lm_head_forward_backward(ctx, logprob_.get(), nullptr, acts_->dnorm, grads() + layout_.lm_head,
-                             dlogprob_.get(), nullptr, acts_->n_final, weights_.get() + layout_.lm_head, targets_.get(),
-                             T, config_.hidden_size, config_.vocab_size, 1.0f, head_chunk_);
-    backward_trunk();
+    bool write = false;
+    float* G = grads_for_backward(&write);
+    lm_head_forward_backward(ctx, logprob_.get(), nullptr, acts_->dnorm, G + layout_.lm_head, dlogprob_.get(), nullptr,
+                             acts_->n_final, weights_.get() + layout_.lm_head, targets_.get(), T, config_.hidden_size,
+                             config_.vocab_size, 1.0f, head_chunk_, !write);
+    backward_trunk(G, write);
     R1_CUDA_CHECK("cross_entropy_step", cudaMemcpyAsync(logprob.data(), logprob_.get(), size_t(T) * sizeof(float),
                                                         cudaMemcpyDeviceToHost, stream_));
     ctx.synchronize("cross_entropy_step");

@@ -73,9 +73,15 @@ class CudaTransformer final : public TrainableModel {
  private:
   struct Acts;  // the activation arena's pointers (cuda_transformer.cpp)
   void upload_batch(const PackedBatch& batch);
-  void backward_trunk();
+  // From d(loss)/d(final norm output) in dnorm down to the embeddings; `write`: the gradients are stale (see
+  // grads_stale_) and each one's first contribution writes it.
+  void backward_trunk(float* G, bool write);
   // The float32 gradients, allocated (zeroed) on first use: a frozen model (GRPO's reference) never needs them.
+  // Stale gradients are zeroed here first.
   float* grads();
+  // For a backward pass: the gradients, and in *write whether they are stale (the pass must write every one; it
+  // then leaves them current).
+  float* grads_for_backward(bool* write);
 
   ModelConfig config_;
   ParamLayout layout_;
@@ -83,6 +89,9 @@ class CudaTransformer final : public TrainableModel {
   std::unique_ptr<Context> ctx_;
   std::vector<float> host_params_;
   DeviceBuffer<float> params_, grads_, adam_m_, adam_v_;
+  // zero_grads() marks the gradients stale instead of clearing 4 bytes per parameter: the next backward writes
+  // them (its first product into each one overwrites), and any other reader zeroes them first.
+  bool grads_stale_ = false;
   int64_t adam_begin_ = 0, adam_count_ = 0;
   // adamw()'s launch table for the range [adam_chunks_begin_, adam_chunks_end_) (built on first use).
   DeviceBuffer<AdamWChunk> adam_chunks_;
