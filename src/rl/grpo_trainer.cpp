@@ -555,7 +555,10 @@ std::map<std::string, double> GrpoRun::update(std::vector<Rollout>& batch, int64
     micros.push_back(std::move(list));
   }
 
-  // Old (sampling-policy) and reference log-probs are fixed for the whole update: compute them first.
+  // Old (sampling-policy) and reference log-probs are fixed for the whole update: compute them first. Until the
+  // first update the policy is the one that sampled, so the first minibatch of the first epoch takes its old
+  // log-probs from its own training forward in the update below (the same deterministic forward a separate pass
+  // would run; TRL does the same for a single iteration): with one minibatch, no extra policy pass at all.
   std::vector<std::vector<std::vector<float>>> old_lp(micros.size()), ref_lp(micros.size());
   for (size_t mb = 0; mb < micros.size(); mb++)
     for (const Micro& m : micros[mb]) {
@@ -566,7 +569,7 @@ std::map<std::string, double> GrpoRun::update(std::vector<Rollout>& batch, int64
           v.insert(v.end(), batch[order[k]].logp_old.begin(), batch[order[k]].logp_old.end());
         old_lp[mb].push_back(std::move(v));
       } else {
-        old_lp[mb].push_back(completion_logprobs(*policy_, pb, nullptr));
+        old_lp[mb].push_back(mb == 0 ? std::vector<float>{} : completion_logprobs(*policy_, pb, nullptr));
       }
       if (reference_) ref_lp[mb].push_back(completion_logprobs(*reference_, pb, nullptr));
     }
@@ -584,6 +587,7 @@ std::map<std::string, double> GrpoRun::update(std::vector<Rollout>& batch, int64
         const PackedBatch pb = pack(mc.b, mc.e);
         PolicyLossInput in;
         in.logp = completion_logprobs(*policy_, pb, &in.entropy);
+        if (!exact_old && epoch == 0 && mb == 0) old_lp[mb][mi] = in.logp;  // kept for the later epochs
         in.logp_old = old_lp[mb][mi];
         if (reference_) in.logp_ref = ref_lp[mb][mi];
         in.num_seqs = int(mc.e - mc.b);

@@ -183,3 +183,38 @@ TEST(GrpoTrainer, MicroBatchesGiveTheSameUpdatesAsWholeMinibatches) {
       }
   }
 }
+
+// When the engine's log-probs cannot serve as the old policy's (a rollout temperature other than 1: the engine
+// reports T = 1 log-probs), the first minibatch of the first epoch takes them from its own training forward: with
+// one minibatch every ratio is exactly 1, so nothing is clipped (with the engine's log-probs as old ones, 6% of one step's tokens were).
+// Later epochs reuse those log-probs: such a run must go through with finite losses.
+TEST(GrpoTrainer, OldLogprobsOfTheFirstMinibatchComeFromItsOwnForward) {
+  const auto root = temp_dir("oldlp");
+  const std::string model = r1::test::make_micro_model(root / "base");
+  auto run = [&](const std::string& grpo, const std::string& name) {
+    // The language-consistency reward varies between random completions: advantages are not all zero.
+    std::string y = yaml(model) + "seed: 3\nrewards: [{name: language, weight: 1.0}]\n";
+    y.replace(y.find("minibatches: 2}"), 15, grpo + ", micro_batch_tokens: 40}");
+    y.replace(y.find("rollout: {"), 10, "rollout: {temperature: 0.7, ");
+    const Config config = parse_config(y, "test.yaml", rl::grpo_config_schema());
+    rl::GrpoRunOptions o;
+    o.run_dir = (root / name).string();
+    rl::run_grpo(config, o);
+    return deterministic_metrics(o.run_dir);
+  };
+  const auto single = run("minibatches: 1", "single");
+  ASSERT_FALSE(single.empty());
+  ASSERT_GT(single.at(1).at("reward/std"), 0.0);  // non-zero advantages: the ratios matter
+  for (const auto& [step, values] : single) {
+    if (!values.count("train/clip_fraction")) continue;
+    EXPECT_EQ(values.at("train/clip_fraction"), 0.0) << "step " << step;
+    EXPECT_TRUE(std::isfinite(values.at("train/loss"))) << "step " << step;
+  }
+  const auto epochs = run("minibatches: 2, epochs: 2", "epochs");
+  ASSERT_EQ(epochs.size(), single.size());
+  for (const auto& [step, values] : epochs) {
+    if (values.count("train/loss")) {
+      EXPECT_TRUE(std::isfinite(values.at("train/loss"))) << "step " << step;
+    }
+  }
+}
