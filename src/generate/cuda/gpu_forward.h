@@ -71,7 +71,6 @@ class GpuForward {
   void launch_decode(const DecodeInputs& in);
   // Waits for the oldest launched step and returns its sampled tokens.
   void finish_decode(SampledRows* out);
-  int decode_steps_in_flight() const { return int(in_flight_.size()); }
   // Waits for every launched step and forgets them (a generate() that threw midway may leave one behind).
   void drop_decode_steps();
   // Device time of the last finished step from its input upload to its output download, in seconds.
