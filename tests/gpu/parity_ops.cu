@@ -357,7 +357,7 @@ void check_attention(Context& ctx, const std::vector<int>& lens, int Hq, int Hkv
   const int B = int(lens.size()), T = cu.back();
   const int max_seqlen = *std::max_element(lens.begin(), lens.end());
   const std::string op = "attention D" + std::to_string(D) + " Hq" + std::to_string(Hq) + "/" + std::to_string(Hkv) +
-                         " T" + std::to_string(T);
+                         " T" + std::to_string(T) + (D == 64 && ctx.attention_wgmma() ? " wgmma" : "");
   const Vec q = randn(size_t(T) * Hq * D, 1.5f), k = randn(size_t(T) * Hkv * D, 1.5f),
             v = randn(size_t(T) * Hkv * D), dout = randn(size_t(T) * Hq * D);
   Vec out(q.size()), lse(size_t(T) * Hq), dq(q.size(), 0.0f), dk(k.size(), 0.0f), dv(v.size(), 0.0f);
@@ -648,15 +648,22 @@ void bench(Context& ctx, int iters) {
     });
     add("rope_forward q + k", tok + " H=14+2 D=64", ms, gbps(4.0 * T * (Hq + Hkv) * D, ms));
     const double flop = 4.0 * B * (double(L) * (L + 1) / 2) * D * Hq;  // causal: half the score matrix
-    ms = time_ms(ctx, iters, [&] {
-      r1::cuda::attention_forward(ctx, out->p, lse->p, q->p, k->p, v->p, d_cu->p, B, T, Hq, Hkv, D, L);
-    });
-    add("attention_forward", "8x1024 Hq14/2 D64", ms, tflops(flop, ms));
-    ms = time_ms(ctx, iters, [&] {
-      r1::cuda::attention_backward(ctx, dq->p, dk->p, dv->p, out->p, q->p, k->p, v->p, out->p, lse->p, d_cu->p, B, T,
-                                   Hq, Hkv, D, L);
-    });
-    add("attention_backward", "8x1024 Hq14/2 D64", ms, tflops(2.5 * flop, ms));
+    const bool wgmma = ctx.attention_wgmma();
+    for (const bool on : {false, true}) {
+      if (on && !wgmma) continue;
+      ctx.set_attention_wgmma(on);
+      const std::string kernel = on ? " (wgmma)" : " (mma.sync)";
+      ms = time_ms(ctx, iters, [&] {
+        r1::cuda::attention_forward(ctx, out->p, lse->p, q->p, k->p, v->p, d_cu->p, B, T, Hq, Hkv, D, L);
+      });
+      add("attention_forward" + kernel, "8x1024 Hq14/2 D64", ms, tflops(flop, ms));
+      ms = time_ms(ctx, iters, [&] {
+        r1::cuda::attention_backward(ctx, dq->p, dk->p, dv->p, out->p, q->p, k->p, v->p, out->p, lse->p, d_cu->p, B,
+                                     T, Hq, Hkv, D, L, /*accumulate=*/false);
+      });
+      add("attention_backward" + kernel, "8x1024 Hq14/2 D64", ms, tflops(2.5 * flop, ms));
+    }
+    ctx.set_attention_wgmma(wgmma);
   }
   {  // LM head
     const int chunk = 1024;
@@ -728,10 +735,18 @@ int main(int argc, char** argv) {
       check_linear(ctx, 515, 896, 1152, true, true);
       check_linear(ctx, 333, 512, 200, false, false);
       check_rope(ctx);
-      check_attention(ctx, {200, 57, 255}, 14, 2, 64);
       check_attention(ctx, {1, 33, 130}, 4, 4, 32);
       check_attention(ctx, {97, 160}, 8, 2, 128);
-      check_attention(ctx, {1024, 1, 64}, 6, 2, 64);
+      // Head dim 64 on both kernel families where the device has wgmma (attention_wgmma.cu), else mma.sync only.
+      const bool wgmma = ctx.attention_wgmma();
+      for (const bool on : {false, true}) {
+        if (on && !wgmma) continue;
+        ctx.set_attention_wgmma(on);
+        check_attention(ctx, {200, 57, 255}, 14, 2, 64);
+        check_attention(ctx, {1024, 1, 64}, 6, 2, 64);
+        check_attention(ctx, {70, 129, 3}, 4, 4, 64);
+      }
+      ctx.set_attention_wgmma(wgmma);
       check_swiglu_add(ctx);
       check_lm_head(ctx, 300, 151936, 128);
       check_lm_head(ctx, 67, 60000, 32);

@@ -15,6 +15,7 @@
 // atomics, whose order, and so whose rounding, changes from run to run). The streamed tiles (Q/dout in the
 // first kernel, K/V in the second) are double-buffered with cp.async.
 #include "backend/cuda/attention.cuh"
+#include "backend/cuda/attention_wgmma.h"
 #include "backend/cuda/ops.h"
 #include "core/error.h"
 
@@ -318,14 +319,20 @@ void launch(Context& ctx, bf16* dq, bf16* dk, bf16* dv, float* dk_part, float* d
             const bf16* q, const bf16* k, const bf16* v, const float* lse, const float* Di,
             const int32_t* cu_seqlens, int B, int T, int Hq, int Hkv, int max_seqlen, bool accumulate) {
   const float scale = 1.0f / sqrtf(float(D));
-  const size_t smem_kv = sizeof(bf16) * 6 * kTile * ld<D>() + sizeof(float) * 4 * kTile;
-  auto dkdv = attention_dkdv_kernel<D>;
-  R1_CUDA_CHECK("attention_backward",
-                cudaFuncSetAttribute(dkdv, cudaFuncAttributeMaxDynamicSharedMemorySize, int(smem_kv)));
-  dkdv<<<tile_grid(Hq, B, max_seqlen), kThreads, smem_kv, ctx.stream()>>>(dk, dv, dk_part, dv_part, dout, q, k, v,
-                                                                          lse, Di, cu_seqlens, Hq, Hkv, scale,
-                                                                          accumulate);
-  R1_CUDA_LAUNCH_CHECK("attention_backward(dk, dv)");
+  const bool wgmma = D == 64 && ctx.attention_wgmma();
+  if (wgmma) {
+    attention::dkdv_wgmma(ctx, dk, dv, dk_part, dv_part, dout, q, k, v, lse, Di, cu_seqlens, B, Hq, Hkv, max_seqlen,
+                          scale, accumulate);
+  } else {
+    const size_t smem_kv = sizeof(bf16) * 6 * kTile * ld<D>() + sizeof(float) * 4 * kTile;
+    auto dkdv = attention_dkdv_kernel<D>;
+    R1_CUDA_CHECK("attention_backward",
+                  cudaFuncSetAttribute(dkdv, cudaFuncAttributeMaxDynamicSharedMemorySize, int(smem_kv)));
+    dkdv<<<tile_grid(Hq, B, max_seqlen), kThreads, smem_kv, ctx.stream()>>>(dk, dv, dk_part, dv_part, dout, q, k, v,
+                                                                            lse, Di, cu_seqlens, Hq, Hkv, scale,
+                                                                            accumulate);
+    R1_CUDA_LAUNCH_CHECK("attention_backward(dk, dv)");
+  }
   if (dk_part) {
     const int64_t quads = int64_t(T) * Hkv * (D / 4);
     attention_group_sum_kernel<<<unsigned(ceil_div(quads, 256)), 256, 0, ctx.stream()>>>(
@@ -333,6 +340,9 @@ void launch(Context& ctx, bf16* dq, bf16* dk, bf16* dv, float* dk_part, float* d
     R1_CUDA_LAUNCH_CHECK("attention_backward(group sum)");
   }
 
+  if (wgmma)
+    return attention::dq_wgmma(ctx, dq, dout, q, k, v, lse, Di, cu_seqlens, B, Hq, Hkv, max_seqlen, scale,
+                               accumulate);
   const size_t smem_q = sizeof(bf16) * 6 * kTile * ld<D>();
   auto dqk = attention_dq_kernel<D>;
   R1_CUDA_CHECK("attention_backward",

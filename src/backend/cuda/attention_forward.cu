@@ -8,6 +8,7 @@
 // No [T x T] matrix exists: a warp holds its 16 x 64 score tile in registers only. K/V tiles are double-buffered
 // with cp.async, so the copy of the next tile overlaps the products on the current one.
 #include "backend/cuda/attention.cuh"
+#include "backend/cuda/attention_wgmma.h"
 #include "backend/cuda/ops.h"
 #include "core/error.h"
 
@@ -172,6 +173,8 @@ void attention_forward(Context& ctx, bf16* out, float* lse, const bf16* q, const
   R1_CHECK(Hkv > 0 && Hq % Hkv == 0, "attention_forward: Hq must be a multiple of Hkv");
   R1_CHECK(aligned16(out) && aligned16(q) && aligned16(k) && aligned16(v),
            "attention_forward: q, k, v and out must be 16-byte aligned");
+  if (D == 64 && ctx.attention_wgmma())
+    return attention::forward_wgmma(ctx, out, lse, q, k, v, cu_seqlens, B, Hq, Hkv, max_seqlen);
   switch (D) {
     case 32: return launch<32>(ctx, out, lse, q, k, v, cu_seqlens, B, Hq, Hkv, max_seqlen);
     case 64: return launch<64>(ctx, out, lse, q, k, v, cu_seqlens, B, Hq, Hkv, max_seqlen);

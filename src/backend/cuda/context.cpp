@@ -3,12 +3,25 @@
 #include "backend/cuda/check.h"
 #include "backend/cuda/gemm.h"
 
+#include <cstdlib>
+#include <cstring>
+
 namespace r1::cuda {
+
+bool wgmma_available() {
+  int device = 0, major = 0, minor = 0;
+  R1_CUDA_CHECK("device", cudaGetDevice(&device));
+  R1_CUDA_CHECK("device", cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device));
+  R1_CUDA_CHECK("device", cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, device));
+  return major == 9 && minor == 0;
+}
 
 Context::Context(cudaStream_t stream, size_t workspace_bytes)
     : stream_(stream), workspace_bytes_(workspace_bytes), gemm_cache_(std::make_unique<GemmCache>()) {
   R1_CUBLAS_CHECK("context", cublasLtCreate(&blas_));
   if (workspace_bytes_ > 0) R1_CUDA_CHECK("context", cudaMalloc(&workspace_, workspace_bytes_));
+  const char* env = std::getenv("R1_ATTENTION_WGMMA");
+  set_attention_wgmma(!(env && std::strcmp(env, "0") == 0));
 }
 
 Context::~Context() {

@@ -13,6 +13,10 @@ namespace r1::cuda {
 
 struct GemmCache;  // defined in gemm.h
 
+// Whether the current device runs the build's sm_90a code (Hopper's wgmma and TMA); other devices run the
+// compute_90 PTX, which has neither, so the kernels that need them must not be launched there.
+bool wgmma_available();
+
 class Context {
  public:
   // Uses `stream` (the legacy default stream when null); the Context does not own it.
@@ -31,6 +35,12 @@ class Context {
   // Growth frees the old buffer stream-ordered, so work already enqueued that still reads it stays correct.
   void* scratch(size_t bytes);
 
+  // Whether attention with head dim 64 runs on the wgmma kernels (attention_wgmma.cu) rather than the mma.sync
+  // ones: on by default where wgmma_available(), off with R1_ATTENTION_WGMMA=0; parity checks and benchmarks
+  // switch it to compare the two.
+  bool attention_wgmma() const { return attention_wgmma_; }
+  void set_attention_wgmma(bool on) { attention_wgmma_ = on && wgmma_available(); }
+
   // Whether the stream is being captured into a CUDA graph (no timing, no synchronisation then).
   bool capturing(const char* op) const;
 
@@ -45,6 +55,7 @@ class Context {
   void* scratch_ = nullptr;
   size_t scratch_bytes_ = 0;
   std::unique_ptr<GemmCache> gemm_cache_;
+  bool attention_wgmma_ = false;
 };
 
 }  // namespace r1::cuda

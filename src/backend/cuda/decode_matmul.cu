@@ -150,13 +150,7 @@ bool decode_matmul_supported(const bf16* x, int I, const DecodeProduct* products
   return true;
 }
 
-bool decode_wgmma_available() {
-  int device = 0, major = 0, minor = 0;
-  R1_CUDA_CHECK("decode_matmul", cudaGetDevice(&device));
-  R1_CUDA_CHECK("decode_matmul", cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device));
-  R1_CUDA_CHECK("decode_matmul", cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, device));
-  return major == 9 && minor == 0;  // the build's sm_90a code; other devices run the PTX, which has no wgmma
-}
+bool decode_wgmma_available() { return wgmma_available(); }
 
 void decode_matmul(Context& ctx, const bf16* x, int T, int I, const DecodeProduct* products, int count,
                    const DecodeKernel& kernel, const DecodeRopeEpilogue* rope) {

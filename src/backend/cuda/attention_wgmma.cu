@@ -1,0 +1,465 @@
+// Causal grouped-query attention for head dim 64 on Hopper's warpgroup tensor cores (wgmma, sm_90a): the
+// forward, dk/dv and dq kernels of attention_forward.cu / attention_backward.cu with the same block
+// decomposition, masking, online softmax and deterministic reductions (see those files for the arithmetic),
+// but each block is one warpgroup whose products are m64n64k16 wgmmas:
+//   - tiles of 64 rows x 64 dims live in shared memory as 128-byte-swizzled rows (wgmma.cuh), copied with
+//     cp.async (rows past a sequence's end arrive as zeros);
+//   - products whose reduction runs over the head dim (S = Q K^T, dP = dout V^T and their transposes) read both
+//     tiles in place as K-major operands;
+//   - products whose reduction runs over the rows (O += P V, dQ += dS K, dV += P^T dout, dK += dS^T Q) take the
+//     probabilities from registers — the accumulator layout of one product is the A-fragment layout of the next,
+//     packed to bf16 — and read the same swizzled tile as an MN-major (transposed) operand.
+// The tensor cores run asynchronously to the warps, and up to four blocks share an SM, so one block's softmax
+// overlaps another's products (the mma.sync kernels stall their own warps on every product).
+#include <cuda_bf16.h>
+
+#include "backend/cuda/async_copy.cuh"
+#include "backend/cuda/attention.cuh"
+#include "backend/cuda/attention_wgmma.h"
+#include "backend/cuda/check.h"
+#include "backend/cuda/cluster_launch.cuh"
+#include "backend/cuda/common.cuh"
+#include "backend/cuda/mma.cuh"
+#include "backend/cuda/wgmma.cuh"
+
+namespace r1::cuda::attention {
+
+namespace {
+
+constexpr int kD = 64;                  // head dim: one 128-byte swizzled row
+constexpr int kTileBytes = kTile * 128;  // a [64][64] bf16 tile
+constexpr int kWgThreads = 128;          // one warpgroup
+
+__device__ __forceinline__ uint32_t shared_addr(const void* p) {
+  return static_cast<uint32_t>(__cvta_generic_to_shared(p));
+}
+
+// The block's dynamic shared memory, rounded up to the 1024-byte boundary the swizzle atoms need.
+__device__ __forceinline__ unsigned char* aligned_smem(unsigned char* raw) {
+  return raw + (1024 - shared_addr(raw) % 1024) % 1024;
+}
+
+// cp.async of rows r0 .. r0 + 63 of head `head` of a [T, heads, 64] tensor (the sequence starting at token s0,
+// `len` tokens long) into a swizzled tile; rows past the end become zeros.
+__device__ __forceinline__ void load_tile_swizzled(unsigned char* dst, const bf16* src, int s0, int r0, int len,
+                                                   int heads, int head) {
+  for (int e = int(threadIdx.x); e < kTile * 8; e += kWgThreads) {
+    const int r = e / 8, c = e % 8;
+    const bool ok = r0 + r < len;
+    cp_async16(dst + swizzle128(r, c), ok ? src + ((int64_t(s0) + r0 + r) * heads + head) * kD + 8 * c : src, ok);
+  }
+}
+
+__device__ __forceinline__ void zero(float (&d)[32]) {
+#pragma unroll
+  for (int i = 0; i < 32; i++) d[i] = 0.0f;
+}
+
+#if defined(__CUDA_ARCH_FEAT_SM90_ALL)
+
+// Makes this thread's finished cp.async writes visible to the tensor cores' reads, then waits for the block.
+template <int pending>
+__device__ __forceinline__ void tiles_landed() {
+  cp_async_wait<pending>();
+  fence_async_proxy();
+  __syncthreads();
+}
+
+// d[64 x 64] += A B^T over the 64 dims, A and B swizzled [64][64] tiles (K-major). Issued, not waited for.
+__device__ __forceinline__ void issue_rows_times_rows(float (&d)[32], const unsigned char* a, const unsigned char* b) {
+  const uint32_t sa = shared_addr(a), sb = shared_addr(b);
+#pragma unroll
+  for (int kk = 0; kk < kD / 16; kk++) wgmma_bf16<64>(d, wgmma_desc(sa + kk * 32), wgmma_desc(sb + kk * 32));
+}
+
+// d[64 x 64] += P B over the 64 rows of B, P given as A fragments per 16 rows, B a swizzled [64][64] tile read
+// MN-major. Issued, not waited for.
+__device__ __forceinline__ void issue_regs_times_tile(float (&d)[32], const uint32_t (&p)[4][4],
+                                                      const unsigned char* b) {
+  const uint32_t sb = shared_addr(b);
+#pragma unroll
+  for (int kk = 0; kk < 4; kk++) wgmma_bf16_rs_mn(d, p[kk], wgmma_desc_mn(sb + kk * 16 * 128));
+}
+
+#endif
+
+// The 64 x 64 accumulator (warp w: rows 16 w + g and + 8; d[4 j + i]: columns 8 j + 2 q + (i & 1), rows by i / 2)
+// as the bf16 A fragments of the next product, 16 columns at a time.
+__device__ __forceinline__ void pack_fragments(uint32_t (&p)[4][4], const float (&d)[32]) {
+#pragma unroll
+  for (int kk = 0; kk < 4; kk++)
+#pragma unroll
+    for (int i = 0; i < 4; i++) p[kk][i] = pack_bf16(d[8 * kk + 2 * i], d[8 * kk + 2 * i + 1]);
+}
+
+// dst row (float32) = accumulator row, for this lane's two rows (row_a, row_a + 8) when they are valid.
+__device__ __forceinline__ void store_rows_f32(float* row_a_ptr, int64_t row_stride, bool valid_a, bool valid_b,
+                                               const float (&d)[32]) {
+  const int tq = int(threadIdx.x) % 4;
+#pragma unroll
+  for (int r = 0; r < 2; r++) {
+    if (!(r == 0 ? valid_a : valid_b)) continue;
+    float* dst = row_a_ptr + (r == 0 ? 0 : 8 * row_stride) + 2 * tq;
+#pragma unroll
+    for (int j = 0; j < 8; j++) *reinterpret_cast<float2*>(dst + 8 * j) = make_float2(d[4 * j + 2 * r], d[4 * j + 2 * r + 1]);
+  }
+}
+
+// dst row (bf16) = scale * accumulator row, or += with accumulate, for this lane's two rows.
+__device__ __forceinline__ void store_rows_bf16(bf16* row_a_ptr, int64_t row_stride, bool valid_a, bool valid_b,
+                                                const float (&d)[32], float scale, bool accumulate) {
+  const int tq = int(threadIdx.x) % 4;
+#pragma unroll
+  for (int r = 0; r < 2; r++) {
+    if (!(r == 0 ? valid_a : valid_b)) continue;
+    bf16* dst = row_a_ptr + (r == 0 ? 0 : 8 * row_stride) + 2 * tq;
+#pragma unroll
+    for (int j = 0; j < 8; j++) {
+      auto* p = reinterpret_cast<__nv_bfloat162*>(dst + 8 * j);
+      const float2 old = accumulate ? __bfloat1622float2(*p) : make_float2(0.0f, 0.0f);
+      *p = __floats2bfloat162_rn(old.x + d[4 * j + 2 * r] * scale, old.y + d[4 * j + 2 * r + 1] * scale);
+    }
+  }
+}
+
+// Forward: a block owns 64 query rows of one (sequence, head) and walks the keys up to the diagonal in tiles of
+// 64, K/V double-buffered. Shared memory: Q, then 2 stages of (K, V).
+constexpr size_t kForwardSmem = 5 * kTileBytes + 1024;
+
+__global__ void __launch_bounds__(kWgThreads)
+    forward_kernel(bf16* out, float* lse, const bf16* q, const bf16* k, const bf16* v, const int32_t* cu_seqlens,
+                   int Hq, int Hkv, float scale_log2) {
+#if defined(__CUDA_ARCH_FEAT_SM90_ALL)
+  extern __shared__ __align__(16) unsigned char smem_raw[];
+  unsigned char* qs = aligned_smem(smem_raw);
+  unsigned char* kv = qs + kTileBytes;  // stage s: K at kv + 2 s kTileBytes, V after it
+
+  const int h = blockIdx.x, b = blockIdx.y, g = h / (Hq / Hkv);
+  const int s0 = cu_seqlens[b], len = cu_seqlens[b + 1] - s0;
+  const int r0 = heavy_first_tile(true) * kTile;
+  if (r0 >= len) return;
+  const int warp = int(threadIdx.x) / 32, lane = int(threadIdx.x) % 32, tq = lane % 4;
+  const int row_a = r0 + 16 * warp + lane / 4, row_b = row_a + 8;
+
+  const int tiles = r0 / kTile + 1;  // key tiles 0 .. the diagonal one
+  load_tile_swizzled(qs, q, s0, r0, len, Hq, h);
+  load_tile_swizzled(kv, k, s0, 0, len, Hkv, g);
+  load_tile_swizzled(kv + kTileBytes, v, s0, 0, len, Hkv, g);
+  cp_async_commit();
+
+  float o[32];
+  zero(o);
+  float m[2] = {-INFINITY, -INFINITY}, l[2] = {0.0f, 0.0f};
+  for (int n = 0; n < tiles; n++) {
+    const int j0 = n * kTile;
+    if (n + 1 < tiles) {
+      unsigned char* next = kv + ((n + 1) % 2) * 2 * kTileBytes;
+      load_tile_swizzled(next, k, s0, j0 + kTile, len, Hkv, g);
+      load_tile_swizzled(next + kTileBytes, v, s0, j0 + kTile, len, Hkv, g);
+      cp_async_commit();
+      tiles_landed<1>();
+    } else {
+      tiles_landed<0>();
+    }
+    const unsigned char* ks = kv + (n % 2) * 2 * kTileBytes;
+    const unsigned char* vs = ks + kTileBytes;
+
+    float s[32];
+    zero(s);
+    wgmma_fence();
+    issue_rows_times_rows(s, qs, ks);
+    wgmma_commit();
+    wgmma_wait<0>();
+    wgmma_fence_operands(s);
+
+    const bool diagonal = j0 == r0;
+    float mx[2] = {m[0], m[1]};
+#pragma unroll
+    for (int i = 0; i < 32; i++) {
+      const int key = j0 + 8 * (i / 4) + 2 * tq + (i & 1), row = (i & 2) ? row_b : row_a;
+      float x = s[i] * scale_log2;
+      if (diagonal && key > row) x = -INFINITY;
+      s[i] = x;
+      mx[(i >> 1) & 1] = fmaxf(mx[(i >> 1) & 1], x);
+    }
+    float corr[2], rs[2] = {0.0f, 0.0f};
+#pragma unroll
+    for (int r = 0; r < 2; r++) {
+      mx[r] = fmaxf(mx[r], __shfl_xor_sync(0xffffffffu, mx[r], 1));
+      mx[r] = fmaxf(mx[r], __shfl_xor_sync(0xffffffffu, mx[r], 2));
+      corr[r] = exp2f(m[r] - mx[r]);  // 0 on the first tile (m = -inf); key 0 makes mx finite there
+      m[r] = mx[r];
+    }
+#pragma unroll
+    for (int i = 0; i < 32; i++) {
+      s[i] = exp2f(s[i] - mx[(i >> 1) & 1]);
+      rs[(i >> 1) & 1] += s[i];
+    }
+    // l stays a per-lane partial sum (the quad's lanes share m), reduced over the quad once at the end.
+    l[0] = l[0] * corr[0] + rs[0];
+    l[1] = l[1] * corr[1] + rs[1];
+#pragma unroll
+    for (int i = 0; i < 32; i++) o[i] *= corr[(i >> 1) & 1];
+
+    uint32_t p[4][4];
+    pack_fragments(p, s);
+    wgmma_fence();
+    issue_regs_times_tile(o, p, vs);
+    wgmma_commit();
+    wgmma_wait<0>();
+    wgmma_fence_operands(o);
+    __syncthreads();  // this stage is refilled by the copy issued in the next iteration
+  }
+
+#pragma unroll
+  for (int r = 0; r < 2; r++) {
+    l[r] += __shfl_xor_sync(0xffffffffu, l[r], 1);
+    l[r] += __shfl_xor_sync(0xffffffffu, l[r], 2);
+  }
+  const int64_t stride = int64_t(Hq) * kD;
+  float inv_l[2] = {1.0f / l[0], 1.0f / l[1]};
+#pragma unroll
+  for (int i = 0; i < 32; i++) o[i] *= inv_l[(i >> 1) & 1];
+  store_rows_bf16(out + (int64_t(s0) + row_a) * stride + int64_t(h) * kD, stride, row_a < len, row_b < len, o, 1.0f,
+                  false);
+  if (tq == 0) {
+    if (row_a < len) lse[(int64_t(s0) + row_a) * Hq + h] = (m[0] + log2f(l[0])) * kLn2;
+    if (row_b < len) lse[(int64_t(s0) + row_b) * Hq + h] = (m[1] + log2f(l[1])) * kLn2;
+  }
+#else
+  __trap();  // compute_90 PTX: Context::attention_wgmma() keeps this from being launched
+#endif
+}
+
+// dk/dv: a block owns 64 keys of one (sequence, query head) and loops over the query tiles at or after them,
+// Q / dout (and their rows' lse, Di) double-buffered. Shared memory: K, V, then 2 stages of (Q, dout), then
+// 2 stages of (lse log2 e [64], Di [64]).
+constexpr size_t kDkdvSmem = 6 * kTileBytes + 1024 + 2 * 2 * kTile * sizeof(float);
+
+__global__ void __launch_bounds__(kWgThreads)
+    dkdv_kernel(bf16* dk, bf16* dv, float* dk_part, float* dv_part, const bf16* dout, const bf16* q, const bf16* k,
+                const bf16* v, const float* lse, const float* Di, const int32_t* cu_seqlens, int Hq, int Hkv,
+                float scale, bool accumulate) {
+#if defined(__CUDA_ARCH_FEAT_SM90_ALL)
+  extern __shared__ __align__(16) unsigned char smem_raw[];
+  unsigned char* ks = aligned_smem(smem_raw);
+  unsigned char* vs = ks + kTileBytes;
+  unsigned char* qdo = vs + kTileBytes;  // stage s: Q at qdo + 2 s kTileBytes, dout after it
+  float* rows_s = reinterpret_cast<float*>(qdo + 4 * kTileBytes);
+
+  const int h = blockIdx.x, b = blockIdx.y, g = h / (Hq / Hkv);
+  const int s0 = cu_seqlens[b], len = cu_seqlens[b + 1] - s0;
+  const int j0 = heavy_first_tile(false) * kTile;
+  if (j0 >= len) return;
+  const int warp = int(threadIdx.x) / 32, lane = int(threadIdx.x) % 32, tq = lane % 4;
+  const int key_a = j0 + 16 * warp + lane / 4, key_b = key_a + 8;
+  const float scale_log2 = scale * kLog2e;
+
+  const int items = (len - j0 + kTile - 1) / kTile;
+  auto issue = [&](int n) {
+    const int i0 = j0 + n * kTile, stage = n % 2;
+    unsigned char* qt = qdo + stage * 2 * kTileBytes;
+    load_tile_swizzled(qt, q, s0, i0, len, Hq, h);
+    load_tile_swizzled(qt + kTileBytes, dout, s0, i0, len, Hq, h);
+    if (threadIdx.x < kTile) {
+      float* rs = rows_s + stage * 2 * kTile;
+      const int i = i0 + int(threadIdx.x);
+      const int64_t r = (int64_t(s0) + i) * Hq + h;
+      rs[threadIdx.x] = i < len ? lse[r] * kLog2e : INFINITY;  // past the end: P = 0
+      rs[kTile + threadIdx.x] = i < len ? Di[r] : 0.0f;
+    }
+  };
+  load_tile_swizzled(ks, k, s0, j0, len, Hkv, g);
+  load_tile_swizzled(vs, v, s0, j0, len, Hkv, g);
+  issue(0);
+  cp_async_commit();
+
+  float dk_acc[32], dv_acc[32];
+  zero(dk_acc);
+  zero(dv_acc);
+  for (int n = 0; n < items; n++) {
+    if (n + 1 < items) {
+      issue(n + 1);
+      cp_async_commit();
+      tiles_landed<1>();
+    } else {
+      tiles_landed<0>();
+    }
+    const int i0 = j0 + n * kTile, stage = n % 2;
+    const unsigned char* qt = qdo + stage * 2 * kTileBytes;
+    const unsigned char* dot = qt + kTileBytes;
+    const float* lse_s = rows_s + stage * 2 * kTile;
+    const float* di_s = lse_s + kTile;
+
+    float pt[32], dst[32];  // S^T = K Q^T, dP^T = V dout^T: [64 keys x 64 queries]
+    zero(pt);
+    zero(dst);
+    wgmma_fence();
+    issue_rows_times_rows(pt, ks, qt);
+    issue_rows_times_rows(dst, vs, dot);
+    wgmma_commit();
+    wgmma_wait<0>();
+    wgmma_fence_operands(pt);
+    wgmma_fence_operands(dst);
+
+    const bool diagonal = i0 == j0;  // some query of the tile precedes some key
+#pragma unroll
+    for (int i = 0; i < 32; i++) {
+      const int qi = 8 * (i / 4) + 2 * tq + (i & 1), key = (i & 2) ? key_b : key_a;
+      float pv = exp2f(pt[i] * scale_log2 - lse_s[qi]);
+      if (diagonal && i0 + qi < key) pv = 0.0f;
+      pt[i] = pv;
+      dst[i] = pv * (dst[i] - di_s[qi]);
+    }
+    uint32_t pf[4][4], dsf[4][4];
+    pack_fragments(pf, pt);
+    pack_fragments(dsf, dst);
+    wgmma_fence();
+    issue_regs_times_tile(dv_acc, pf, dot);  // dV += P^T dout
+    issue_regs_times_tile(dk_acc, dsf, qt);  // dK += dS^T Q
+    wgmma_commit();
+    wgmma_wait<0>();
+    wgmma_fence_operands(dv_acc);
+    wgmma_fence_operands(dk_acc);
+    __syncthreads();  // this stage is refilled by the copy issued in the next iteration
+  }
+
+  if (dk_part) {  // grouped: this head's share, summed over the group by attention_group_sum_kernel
+    const int64_t stride = int64_t(Hq) * kD;
+    const int64_t base = (int64_t(s0) + key_a) * stride + int64_t(h) * kD;
+    store_rows_f32(dk_part + base, stride, key_a < len, key_b < len, dk_acc);
+    store_rows_f32(dv_part + base, stride, key_a < len, key_b < len, dv_acc);
+    return;
+  }
+  const int64_t stride = int64_t(Hkv) * kD;
+  const int64_t base = (int64_t(s0) + key_a) * stride + int64_t(g) * kD;
+  store_rows_bf16(dk + base, stride, key_a < len, key_b < len, dk_acc, scale, accumulate);
+  store_rows_bf16(dv + base, stride, key_a < len, key_b < len, dv_acc, 1.0f, accumulate);
+#else
+  __trap();
+#endif
+}
+
+// dq: a block owns 64 query rows of one (sequence, head) and walks the keys up to the diagonal, K/V
+// double-buffered. Shared memory: Q, dout, then 2 stages of (K, V).
+constexpr size_t kDqSmem = 6 * kTileBytes + 1024;
+
+__global__ void __launch_bounds__(kWgThreads)
+    dq_kernel(bf16* dq, const bf16* dout, const bf16* q, const bf16* k, const bf16* v, const float* lse,
+              const float* Di, const int32_t* cu_seqlens, int Hq, int Hkv, float scale, bool accumulate) {
+#if defined(__CUDA_ARCH_FEAT_SM90_ALL)
+  extern __shared__ __align__(16) unsigned char smem_raw[];
+  unsigned char* qs = aligned_smem(smem_raw);
+  unsigned char* dos = qs + kTileBytes;
+  unsigned char* kv = dos + kTileBytes;
+
+  const int h = blockIdx.x, b = blockIdx.y, g = h / (Hq / Hkv);
+  const int s0 = cu_seqlens[b], len = cu_seqlens[b + 1] - s0;
+  const int r0 = heavy_first_tile(true) * kTile;
+  if (r0 >= len) return;
+  const int warp = int(threadIdx.x) / 32, lane = int(threadIdx.x) % 32, tq = lane % 4;
+  const int row_a = r0 + 16 * warp + lane / 4, row_b = row_a + 8;
+  const float scale_log2 = scale * kLog2e;
+
+  float lse2[2], di[2];
+#pragma unroll
+  for (int r = 0; r < 2; r++) {
+    const int row = r == 0 ? row_a : row_b;
+    const int64_t idx = (int64_t(s0) + row) * Hq + h;
+    lse2[r] = row < len ? lse[idx] * kLog2e : INFINITY;
+    di[r] = row < len ? Di[idx] : 0.0f;
+  }
+
+  const int tiles = r0 / kTile + 1;
+  load_tile_swizzled(qs, q, s0, r0, len, Hq, h);
+  load_tile_swizzled(dos, dout, s0, r0, len, Hq, h);
+  load_tile_swizzled(kv, k, s0, 0, len, Hkv, g);
+  load_tile_swizzled(kv + kTileBytes, v, s0, 0, len, Hkv, g);
+  cp_async_commit();
+
+  float dq_acc[32];
+  zero(dq_acc);
+  for (int n = 0; n < tiles; n++) {
+    const int j0 = n * kTile;
+    if (n + 1 < tiles) {
+      unsigned char* next = kv + ((n + 1) % 2) * 2 * kTileBytes;
+      load_tile_swizzled(next, k, s0, j0 + kTile, len, Hkv, g);
+      load_tile_swizzled(next + kTileBytes, v, s0, j0 + kTile, len, Hkv, g);
+      cp_async_commit();
+      tiles_landed<1>();
+    } else {
+      tiles_landed<0>();
+    }
+    const unsigned char* ks = kv + (n % 2) * 2 * kTileBytes;
+    const unsigned char* vs = ks + kTileBytes;
+
+    float s[32], ds[32];  // S = Q K^T, dP = dout V^T
+    zero(s);
+    zero(ds);
+    wgmma_fence();
+    issue_rows_times_rows(s, qs, ks);
+    issue_rows_times_rows(ds, dos, vs);
+    wgmma_commit();
+    wgmma_wait<0>();
+    wgmma_fence_operands(s);
+    wgmma_fence_operands(ds);
+
+    const bool diagonal = j0 == r0;
+#pragma unroll
+    for (int i = 0; i < 32; i++) {
+      const int key = j0 + 8 * (i / 4) + 2 * tq + (i & 1), row = (i & 2) ? row_b : row_a;
+      float pv = exp2f(s[i] * scale_log2 - lse2[(i >> 1) & 1]);
+      if (diagonal && key > row) pv = 0.0f;
+      ds[i] = pv * (ds[i] - di[(i >> 1) & 1]);
+    }
+    uint32_t dsf[4][4];
+    pack_fragments(dsf, ds);
+    wgmma_fence();
+    issue_regs_times_tile(dq_acc, dsf, ks);  // dQ += dS K
+    wgmma_commit();
+    wgmma_wait<0>();
+    wgmma_fence_operands(dq_acc);
+    __syncthreads();  // this stage is refilled by the copy issued in the next iteration
+  }
+
+  const int64_t stride = int64_t(Hq) * kD;
+  store_rows_bf16(dq + (int64_t(s0) + row_a) * stride + int64_t(h) * kD, stride, row_a < len, row_b < len, dq_acc,
+                  scale, accumulate);
+#else
+  __trap();
+#endif
+}
+
+}  // namespace
+
+void forward_wgmma(Context& ctx, bf16* out, float* lse, const bf16* q, const bf16* k, const bf16* v,
+                   const int32_t* cu_seqlens, int B, int Hq, int Hkv, int max_seqlen) {
+  static const bool configured = configure_kernel("attention_forward (wgmma)", forward_kernel, kForwardSmem);
+  (void)configured;
+  forward_kernel<<<tile_grid(Hq, B, max_seqlen), kWgThreads, kForwardSmem, ctx.stream()>>>(
+      out, lse, q, k, v, cu_seqlens, Hq, Hkv, kLog2e / sqrtf(float(kD)));
+  R1_CUDA_LAUNCH_CHECK("attention_forward (wgmma)");
+}
+
+void dkdv_wgmma(Context& ctx, bf16* dk, bf16* dv, float* dk_part, float* dv_part, const bf16* dout, const bf16* q,
+                const bf16* k, const bf16* v, const float* lse, const float* Di, const int32_t* cu_seqlens, int B,
+                int Hq, int Hkv, int max_seqlen, float scale, bool accumulate) {
+  static const bool configured = configure_kernel("attention_backward (wgmma dk, dv)", dkdv_kernel, kDkdvSmem);
+  (void)configured;
+  dkdv_kernel<<<tile_grid(Hq, B, max_seqlen), kWgThreads, kDkdvSmem, ctx.stream()>>>(
+      dk, dv, dk_part, dv_part, dout, q, k, v, lse, Di, cu_seqlens, Hq, Hkv, scale, accumulate);
+  R1_CUDA_LAUNCH_CHECK("attention_backward (wgmma dk, dv)");
+}
+
+void dq_wgmma(Context& ctx, bf16* dq, const bf16* dout, const bf16* q, const bf16* k, const bf16* v,
+              const float* lse, const float* Di, const int32_t* cu_seqlens, int B, int Hq, int Hkv, int max_seqlen,
+              float scale, bool accumulate) {
+  static const bool configured = configure_kernel("attention_backward (wgmma dq)", dq_kernel, kDqSmem);
+  (void)configured;
+  dq_kernel<<<tile_grid(Hq, B, max_seqlen), kWgThreads, kDqSmem, ctx.stream()>>>(dq, dout, q, k, v, lse, Di,
+                                                                                 cu_seqlens, Hq, Hkv, scale,
+                                                                                 accumulate);
+  R1_CUDA_LAUNCH_CHECK("attention_backward (wgmma dq)");
+}
+
+}  // namespace r1::cuda::attention
