@@ -25,14 +25,27 @@ namespace {
 
 using namespace attention;
 
-// Di[t, h] = dout . out, one warp per (token, head).
-__global__ void attention_row_dot_kernel(float* Di, const bf16* dout, const bf16* out, int64_t rows, int D) {
-  const int64_t r = int64_t(blockIdx.x) * kWarps + threadIdx.x / 32;
-  if (r >= rows) return;
+// Di[t, h] = dout . out: each (token, head) row of D values is D / 8 lanes with one 16-byte load of each operand.
+template <int D>
+__global__ void attention_row_dot_kernel(float* Di, const bf16* dout, const bf16* out, int64_t rows) {
+  constexpr int kLanes = D / 8;
+  const int64_t r = (int64_t(blockIdx.x) * blockDim.x + threadIdx.x) / kLanes;
+  const int c = int(threadIdx.x) % kLanes * 8;
   float s = 0.0f;
-  for (int d = threadIdx.x % 32; d < D; d += 32) s += to_f32(dout[r * D + d]) * to_f32(out[r * D + d]);
-  s = warp_sum(s);
-  if (threadIdx.x % 32 == 0) Di[r] = s;
+  if (r < rows) {
+    const uint4 a = *reinterpret_cast<const uint4*>(dout + r * D + c);
+    const uint4 b = *reinterpret_cast<const uint4*>(out + r * D + c);
+    const auto* a2 = reinterpret_cast<const __nv_bfloat162*>(&a);
+    const auto* b2 = reinterpret_cast<const __nv_bfloat162*>(&b);
+#pragma unroll
+    for (int i = 0; i < 4; i++) {
+      const float2 x = __bfloat1622float2(a2[i]), y = __bfloat1622float2(b2[i]);
+      s += x.x * y.x + x.y * y.y;
+    }
+  }
+#pragma unroll
+  for (int o = kLanes / 2; o > 0; o /= 2) s += __shfl_xor_sync(0xffffffffu, s, o);
+  if (r < rows && threadIdx.x % kLanes == 0) Di[r] = s;
 }
 
 template <int D>
@@ -361,8 +374,10 @@ void attention_backward(Context& ctx, bf16* dq, bf16* dk, bf16* dv, const bf16* 
                         int Hq, int Hkv, int D, int max_seqlen, bool accumulate) {
   if (T <= 0 || B <= 0 || max_seqlen <= 0) return;
   R1_CHECK(Hkv > 0 && Hq % Hkv == 0, "attention_backward: Hq must be a multiple of Hkv");
+  if (D != 32 && D != 64 && D != 128)
+    throw Error("cuda: attention_backward: head dim " + std::to_string(D) + " is not supported (32, 64, 128)");
   R1_CHECK(aligned16(dq) && aligned16(dk) && aligned16(dv) && aligned16(dout) && aligned16(q) && aligned16(k) &&
-               aligned16(v),
+               aligned16(v) && aligned16(out),
            "attention_backward: tensors must be 16-byte aligned");
   // One scratch request: Di [T, Hq], then with grouped heads the dk and dv partials [T, Hq, D] each.
   const int64_t rows = int64_t(T) * Hq;
@@ -371,7 +386,9 @@ void attention_backward(Context& ctx, bf16* dq, bf16* dk, bf16* dv, const bf16* 
   auto* Di = static_cast<float*>(ctx.scratch(sizeof(float) * size_t(di_floats + (grouped ? 2 * rows * D : 0))));
   float* dk_part = grouped ? Di + di_floats : nullptr;
   float* dv_part = grouped ? dk_part + rows * D : nullptr;
-  attention_row_dot_kernel<<<ceil_div(rows, kWarps), kThreads, 0, ctx.stream()>>>(Di, dout, out, rows, D);
+  auto row_dot = D == 32 ? attention_row_dot_kernel<32> : D == 64 ? attention_row_dot_kernel<64>
+                                                                  : attention_row_dot_kernel<128>;
+  row_dot<<<ceil_div(rows * (D / 8), 256), 256, 0, ctx.stream()>>>(Di, dout, out, rows);
   R1_CUDA_LAUNCH_CHECK("attention_backward(Di)");
   switch (D) {
     case 32:
@@ -384,7 +401,7 @@ void attention_backward(Context& ctx, bf16* dq, bf16* dk, bf16* dv, const bf16* 
       return launch<128>(ctx, dq, dk, dv, dk_part, dv_part, dout, q, k, v, lse, Di, cu_seqlens, B, T, Hq, Hkv,
                          max_seqlen, accumulate);
     default:
-      throw Error("cuda: attention_backward: head dim " + std::to_string(D) + " is not supported (32, 64, 128)");
+      return;  // checked above
   }
 }
 

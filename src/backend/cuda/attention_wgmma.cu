@@ -65,11 +65,11 @@ __device__ __forceinline__ void tiles_landed() {
   __syncthreads();
 }
 
-// d[64 x 64] += A B^T over the 64 dims, A and B swizzled [64][64] tiles (K-major). Issued, not waited for.
+// d[64 x 64] = A B^T over the 64 dims, A and B swizzled [64][64] tiles (K-major). Issued, not waited for.
 __device__ __forceinline__ void issue_rows_times_rows(float (&d)[32], const unsigned char* a, const unsigned char* b) {
   const uint32_t sa = shared_addr(a), sb = shared_addr(b);
 #pragma unroll
-  for (int kk = 0; kk < kD / 16; kk++) wgmma_bf16<64>(d, wgmma_desc(sa + kk * 32), wgmma_desc(sb + kk * 32));
+  for (int kk = 0; kk < kD / 16; kk++) wgmma_bf16_64(d, wgmma_desc(sa + kk * 32), wgmma_desc(sb + kk * 32), kk > 0);
 }
 
 // d[64 x 64] += P B over the 64 rows of B, P given as A fragments per 16 rows, B a swizzled [64][64] tile read
@@ -165,7 +165,6 @@ __global__ void __launch_bounds__(kWgThreads)
     const unsigned char* vs = ks + kTileBytes;
 
     float s[32];
-    zero(s);
     wgmma_fence();
     issue_rows_times_rows(s, qs, ks);
     wgmma_commit();
@@ -203,7 +202,8 @@ __global__ void __launch_bounds__(kWgThreads)
 
     uint32_t p[4][4];
     pack_fragments(p, s);
-    wgmma_fence();
+    wgmma_fence_operands(o);
+    wgmma_fence_fragments(p);
     issue_regs_times_tile(o, p, vs);
     wgmma_commit();
     wgmma_wait<0>();
@@ -292,8 +292,6 @@ __global__ void __launch_bounds__(kWgThreads)
     const float* di_s = lse_s + kTile;
 
     float pt[32], dst[32];  // S^T = K Q^T, dP^T = V dout^T: [64 keys x 64 queries]
-    zero(pt);
-    zero(dst);
     wgmma_fence();
     issue_rows_times_rows(pt, ks, qt);
     issue_rows_times_rows(dst, vs, dot);
@@ -314,7 +312,10 @@ __global__ void __launch_bounds__(kWgThreads)
     uint32_t pf[4][4], dsf[4][4];
     pack_fragments(pf, pt);
     pack_fragments(dsf, dst);
-    wgmma_fence();
+    wgmma_fence_operands(dv_acc);
+    wgmma_fence_operands(dk_acc);
+    wgmma_fence_fragments(pf);
+    wgmma_fence_fragments(dsf);
     issue_regs_times_tile(dv_acc, pf, dot);  // dV += P^T dout
     issue_regs_times_tile(dk_acc, dsf, qt);  // dK += dS^T Q
     wgmma_commit();
@@ -394,8 +395,6 @@ __global__ void __launch_bounds__(kWgThreads)
     const unsigned char* vs = ks + kTileBytes;
 
     float s[32], ds[32];  // S = Q K^T, dP = dout V^T
-    zero(s);
-    zero(ds);
     wgmma_fence();
     issue_rows_times_rows(s, qs, ks);
     issue_rows_times_rows(ds, dos, vs);
@@ -414,7 +413,8 @@ __global__ void __launch_bounds__(kWgThreads)
     }
     uint32_t dsf[4][4];
     pack_fragments(dsf, ds);
-    wgmma_fence();
+    wgmma_fence_operands(dq_acc);
+    wgmma_fence_fragments(dsf);
     issue_regs_times_tile(dq_acc, dsf, ks);  // dQ += dS K
     wgmma_commit();
     wgmma_wait<0>();

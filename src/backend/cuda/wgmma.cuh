@@ -130,6 +130,33 @@ __device__ __forceinline__ void wgmma_bf16<256>(float (&d)[128], uint64_t a, uin
       : "l"(a), "l"(b), "n"(1));
 }
 
+// d[64 x 64] = A[64 x 16] B[64 x 16]^T (+ d when accumulate), both K-major as wgmma_bf16<64>: the first product
+// of a chain starts from whatever the registers hold, so no zeroing instructions sit between the fence and it.
+__device__ __forceinline__ void wgmma_bf16_64(float (&d)[32], uint64_t a, uint64_t b, bool accumulate) {
+  asm volatile(
+      "{\n.reg .pred p;\nsetp.ne.b32 p, %34, 0;\n"
+      "wgmma.mma_async.sync.aligned.m64n64k16.f32.bf16.bf16 {"
+      "%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, "
+      "%16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31"
+      "}, %32, %33, p, 1, 1, 0, 0;\n}\n"
+      : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]),
+        "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]),
+        "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]),
+        "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31])
+      : "l"(a), "l"(b), "r"(int(accumulate)));
+}
+
+// wgmma_fence() that also takes A fragments as operands, so the instructions computing them cannot be scheduled
+// between the fence and the wgmma that reads them (ptxas would then insert a wait of its own).
+__device__ __forceinline__ void wgmma_fence_fragments(uint32_t (&p)[4][4]) {
+  asm volatile("wgmma.fence.sync.aligned;\n"
+               : "+r"(p[0][0]), "+r"(p[0][1]), "+r"(p[0][2]), "+r"(p[0][3]), "+r"(p[1][0]), "+r"(p[1][1]),
+                 "+r"(p[1][2]), "+r"(p[1][3]), "+r"(p[2][0]), "+r"(p[2][1]), "+r"(p[2][2]), "+r"(p[2][3]),
+                 "+r"(p[3][0]), "+r"(p[3][1]), "+r"(p[3][2]), "+r"(p[3][3])
+               :
+               : "memory");
+}
+
 // d[64 x 64] += A[64 x 16] B[16 x 64] with A in registers (per warp the mma.m16n8k16 A fragment of its 16 rows:
 // a[0] (row g, columns 2q, 2q + 1), a[1] (row g + 8), a[2] (row g, columns 2q + 8, 2q + 9), a[3] (row g + 8)) and
 // B an MN-major tile (wgmma_desc_mn: 16 rows of the reduction, 64 contiguous columns), bf16 in, float32 accumulate.
