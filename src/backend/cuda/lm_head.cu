@@ -36,21 +36,9 @@ __device__ __forceinline__ SoftmaxStats combine(SoftmaxStats x, SoftmaxStats y) 
   return {m, x.s * fx + y.s * fy, x.a * fx + y.a * fy};
 }
 
-// Online softmax statistics of one row, combined over the block; every thread gets the total.
-__device__ SoftmaxStats row_stats(const float* z, int V) {
+// This thread's statistics combined over the block; every thread gets the total.
+__device__ SoftmaxStats block_stats(SoftmaxStats st) {
   __shared__ SoftmaxStats warp_stats[kThreads / 32];
-  SoftmaxStats st{-INFINITY, 0.0f, 0.0f};
-#pragma unroll 4
-  for (int v = threadIdx.x; v < V; v += blockDim.x) {
-    const float x = z[v];
-    if (x > st.m) {
-      const float f = __expf(st.m - x);  // st.m = -inf gives 0
-      st = {x, st.s * f, st.a * f};
-    }
-    const float e = __expf(x - st.m);
-    st.s += e;
-    st.a += e * x;
-  }
 #pragma unroll
   for (int o = 16; o > 0; o >>= 1) {
     SoftmaxStats other{__shfl_xor_sync(0xffffffffu, st.m, o), __shfl_xor_sync(0xffffffffu, st.s, o),
@@ -63,6 +51,41 @@ __device__ SoftmaxStats row_stats(const float* z, int V) {
   SoftmaxStats total = warp_stats[0];
   for (int w = 1; w < int(blockDim.x / 32); w++) total = combine(total, warp_stats[w]);
   return total;
+}
+
+// Online softmax statistics of one row, combined over the block; every thread gets the total.
+__device__ SoftmaxStats row_stats(const float* z, int V) {
+  SoftmaxStats st{-INFINITY, 0.0f, 0.0f};
+#pragma unroll 4
+  for (int v = threadIdx.x; v < V; v += blockDim.x) {
+    const float x = z[v];
+    if (x > st.m) {
+      const float f = __expf(st.m - x);  // st.m = -inf gives 0
+      st = {x, st.s * f, st.a * f};
+    }
+    const float e = __expf(x - st.m);
+    st.s += e;
+    st.a += e * x;
+  }
+  return block_stats(st);
+}
+
+// row_stats over a row of n4 float4s in shared memory: one 16-byte load and at most one rescale per 4 logits.
+__device__ SoftmaxStats row_stats4(const float4* z, int n4) {
+  SoftmaxStats st{-INFINITY, 0.0f, 0.0f};
+#pragma unroll 2
+  for (int v = threadIdx.x; v < n4; v += blockDim.x) {
+    const float4 x = z[v];
+    const float m = fmaxf(fmaxf(x.x, x.y), fmaxf(x.z, x.w));
+    if (m > st.m) {
+      const float f = __expf(st.m - m);  // st.m = -inf gives 0
+      st = {m, st.s * f, st.a * f};
+    }
+    const float e0 = __expf(x.x - st.m), e1 = __expf(x.y - st.m), e2 = __expf(x.z - st.m), e3 = __expf(x.w - st.m);
+    st.s += (e0 + e1) + (e2 + e3);
+    st.a += (e0 * x.x + e1 * x.y) + (e2 * x.z + e3 * x.w);
+  }
+  return block_stats(st);
 }
 
 // d loss / d z_v of one logit (before the inverse temperature): gl = d loss / d logprob[target],
@@ -85,7 +108,8 @@ __global__ void lm_head_forward_kernel(float* logprob, float* entropy, const flo
     return;
   }
   const float* z = logits + int64_t(r) * V;
-  const SoftmaxStats st = row_stats(z, V);
+  // Rows start 16-byte aligned when V is a multiple of 4 (the scratch is 256-byte aligned).
+  const SoftmaxStats st = V % 4 == 0 ? row_stats4(reinterpret_cast<const float4*>(z), V / 4) : row_stats(z, V);
   if (threadIdx.x == 0) {
     const float lse = st.m + logf(st.s);
     logprob[r] = z[target] - lse;
@@ -145,7 +169,7 @@ lm_head_dlogits_cluster_kernel(bf16* __restrict__ dlogits, float* logprob, float
     return;
   }
   copy_to_shared(zs, logits + int64_t(r) * V + v0, n);
-  const SoftmaxStats mine = row_stats(zs, n);
+  const SoftmaxStats mine = row_stats4(reinterpret_cast<const float4*>(zs), n / 4);
   if (threadIdx.x == 0) part_stats = mine;
   cluster.sync();
   SoftmaxStats st = *cluster.map_shared_rank(&part_stats, 0);
@@ -157,9 +181,21 @@ lm_head_dlogits_cluster_kernel(bf16* __restrict__ dlogits, float* logprob, float
     if (entropy) entropy[r] = H;
   }
   const float gl = dlogprob ? dlogprob[r] : 0.0f, ge = dentropy ? dentropy[r] : 0.0f;
-#pragma unroll 4
-  for (int v = threadIdx.x; v < n; v += blockDim.x)
-    d[v] = to_bf16(dlogit(zs[v], lse, H, gl, ge, v0 + v == target) * inv_temperature);
+  // 4 logits per thread: one 16-byte shared load, one 8-byte store (n, v0 and V are multiples of 4).
+  const int t = target - v0;
+#pragma unroll 2
+  for (int v = threadIdx.x; v < n / 4; v += blockDim.x) {
+    const float4 z = reinterpret_cast<const float4*>(zs)[v];
+    const int i = 4 * v;
+    const __nv_bfloat162 lo = __floats2bfloat162_rn(dlogit(z.x, lse, H, gl, ge, i == t) * inv_temperature,
+                                                    dlogit(z.y, lse, H, gl, ge, i + 1 == t) * inv_temperature);
+    const __nv_bfloat162 hi = __floats2bfloat162_rn(dlogit(z.z, lse, H, gl, ge, i + 2 == t) * inv_temperature,
+                                                    dlogit(z.w, lse, H, gl, ge, i + 3 == t) * inv_temperature);
+    uint2 packed;
+    packed.x = *reinterpret_cast<const uint32_t*>(&lo);
+    packed.y = *reinterpret_cast<const uint32_t*>(&hi);
+    *reinterpret_cast<uint2*>(d + i) = packed;
+  }
 }
 
 // dlogits (and optionally logprob / entropy) of `rows` rows: the cluster kernel where the vocabulary allows it.
