@@ -358,7 +358,7 @@ void check_attention(Context& ctx, const std::vector<int>& lens, int Hq, int Hkv
   const int B = int(lens.size()), T = cu.back();
   const int max_seqlen = *std::max_element(lens.begin(), lens.end());
   const std::string op = "attention D" + std::to_string(D) + " Hq" + std::to_string(Hq) + "/" + std::to_string(Hkv) +
-                         " T" + std::to_string(T) + (D == 64 && ctx.attention_wgmma() ? " wgmma" : "");
+                         " T" + std::to_string(T) + (D != 32 && ctx.attention_wgmma() ? " wgmma" : "");
   const Vec q = randn(size_t(T) * Hq * D, 1.5f), k = randn(size_t(T) * Hkv * D, 1.5f),
             v = randn(size_t(T) * Hkv * D), dout = randn(size_t(T) * Hq * D);
   Vec out(q.size()), lse(size_t(T) * Hq), dq(q.size(), 0.0f), dk(k.size(), 0.0f), dv(v.size(), 0.0f);
@@ -570,6 +570,38 @@ F32 zeros_f32(size_t n) {
   return d;
 }
 
+// Forward and backward attention of B sequences of L tokens, on each kernel family the device has.
+void bench_attention(Context& ctx, int iters, int B, int L, int Hq, int Hkv, int D) {
+  const int T = B * L;
+  std::vector<int32_t> cu, pos;
+  pack(std::vector<int>(B, L), &cu, &pos);
+  I32 d_cu = up_i32(cu);
+  B16 q = random_bf16(size_t(T) * Hq * D, 2.0f), k = random_bf16(size_t(T) * Hkv * D, 2.0f),
+      v = random_bf16(size_t(T) * Hkv * D, 1.0f), out = random_bf16(size_t(T) * Hq * D, 1.0f),
+      dq = random_bf16(size_t(T) * Hq * D, 1.0f), dk = random_bf16(size_t(T) * Hkv * D, 1.0f),
+      dv = random_bf16(size_t(T) * Hkv * D, 1.0f);
+  F32 lse = zeros_f32(size_t(T) * Hq);
+  const double flop = 4.0 * B * (double(L) * (L + 1) / 2) * D * Hq;  // causal: half the score matrix
+  const std::string shape = std::to_string(B) + "x" + std::to_string(L) + " Hq" + std::to_string(Hq) + "/" +
+                            std::to_string(Hkv) + " D" + std::to_string(D);
+  const bool wgmma = ctx.attention_wgmma();
+  for (const bool on : {false, true}) {
+    if (on && !wgmma) continue;
+    ctx.set_attention_wgmma(on);
+    const std::string kernel = on ? " (wgmma)" : " (mma.sync)";
+    double ms = time_ms(ctx, iters, [&] {
+      r1::cuda::attention_forward(ctx, out->p, lse->p, q->p, k->p, v->p, d_cu->p, B, T, Hq, Hkv, D, L);
+    });
+    g_timings.push_back({"attention_forward" + kernel, shape, ms, tflops(flop, ms)});
+    ms = time_ms(ctx, iters, [&] {
+      r1::cuda::attention_backward(ctx, dq->p, dk->p, dv->p, out->p, q->p, k->p, v->p, out->p, lse->p, d_cu->p, B, T,
+                                   Hq, Hkv, D, L, /*accumulate=*/false);
+    });
+    g_timings.push_back({"attention_backward" + kernel, shape, ms, tflops(2.5 * flop, ms)});
+  }
+  ctx.set_attention_wgmma(wgmma);
+}
+
 void bench(Context& ctx, int iters) {
   const int B = 8, L = 1024, T = B * L, C = 896, Hq = 14, Hkv = 2, D = 64, F = 4864, V = 151936;
   const std::string tok = "T=" + std::to_string(T);
@@ -636,11 +668,7 @@ void bench(Context& ctx, int iters) {
     Vec cos_t(size_t(max_pos) * D / 2), sin_t(cos_t.size());
     r1::cpu::rope_tables(cos_t.data(), sin_t.data(), max_pos, D, 1e6f, r1::cpu::RopeScaling{});
     F32 d_cos = up_f32(cos_t), d_sin = up_f32(sin_t);
-    B16 q = random_bf16(size_t(T) * Hq * D, 2.0f), k = random_bf16(size_t(T) * Hkv * D, 2.0f),
-        v = random_bf16(size_t(T) * Hkv * D, 1.0f), out = random_bf16(size_t(T) * Hq * D, 1.0f),
-        dq = random_bf16(size_t(T) * Hq * D, 1.0f), dk = random_bf16(size_t(T) * Hkv * D, 1.0f),
-        dv = random_bf16(size_t(T) * Hkv * D, 1.0f);
-    F32 lse = zeros_f32(size_t(T) * Hq);
+    B16 q = random_bf16(size_t(T) * Hq * D, 2.0f), k = random_bf16(size_t(T) * Hkv * D, 2.0f);
     double ms = time_ms(ctx, iters,
                         [&] { r1::cuda::rope_forward(ctx, q->p, d_pos->p, d_cos->p, d_sin->p, T, Hq, D); });
     add("rope_forward q", tok + " H=14 D=64", ms, gbps(4.0 * T * Hq * D, ms));
@@ -648,23 +676,8 @@ void bench(Context& ctx, int iters) {
       r1::cuda::rope_forward_qk(ctx, q->p, k->p, d_pos->p, d_cos->p, d_sin->p, T, Hq, Hkv, D);
     });
     add("rope_forward q + k", tok + " H=14+2 D=64", ms, gbps(4.0 * T * (Hq + Hkv) * D, ms));
-    const double flop = 4.0 * B * (double(L) * (L + 1) / 2) * D * Hq;  // causal: half the score matrix
-    const bool wgmma = ctx.attention_wgmma();
-    for (const bool on : {false, true}) {
-      if (on && !wgmma) continue;
-      ctx.set_attention_wgmma(on);
-      const std::string kernel = on ? " (wgmma)" : " (mma.sync)";
-      ms = time_ms(ctx, iters, [&] {
-        r1::cuda::attention_forward(ctx, out->p, lse->p, q->p, k->p, v->p, d_cu->p, B, T, Hq, Hkv, D, L);
-      });
-      add("attention_forward" + kernel, "8x1024 Hq14/2 D64", ms, tflops(flop, ms));
-      ms = time_ms(ctx, iters, [&] {
-        r1::cuda::attention_backward(ctx, dq->p, dk->p, dv->p, out->p, q->p, k->p, v->p, out->p, lse->p, d_cu->p, B,
-                                     T, Hq, Hkv, D, L, /*accumulate=*/false);
-      });
-      add("attention_backward" + kernel, "8x1024 Hq14/2 D64", ms, tflops(2.5 * flop, ms));
-    }
-    ctx.set_attention_wgmma(wgmma);
+    bench_attention(ctx, iters, B, L, Hq, Hkv, D);
+    bench_attention(ctx, iters, B, L, 12, 2, 128);  // Qwen2.5-1.5B's heads
   }
   {  // LM head
     const int chunk = 1024;
@@ -738,8 +751,8 @@ int main(int argc, char** argv) {
       check_linear(ctx, 333, 512, 200, false, false);
       check_rope(ctx);
       check_attention(ctx, {1, 33, 130}, 4, 4, 32);
-      check_attention(ctx, {97, 160}, 8, 2, 128);
-      // Head dim 64 on both kernel families where the device has wgmma (attention_wgmma.cu), else mma.sync only.
+      // Head dims 64 and 128 on both kernel families where the device has wgmma (attention_wgmma.cu), else
+      // mma.sync only.
       const bool wgmma = ctx.attention_wgmma();
       for (const bool on : {false, true}) {
         if (on && !wgmma) continue;
@@ -747,6 +760,8 @@ int main(int argc, char** argv) {
         check_attention(ctx, {200, 57, 255}, 14, 2, 64);
         check_attention(ctx, {1024, 1, 64}, 6, 2, 64);
         check_attention(ctx, {70, 129, 3}, 4, 4, 64);
+        check_attention(ctx, {97, 160}, 8, 2, 128);
+        check_attention(ctx, {300, 64, 5}, 12, 2, 128);
       }
       ctx.set_attention_wgmma(wgmma);
       check_swiglu_add(ctx);

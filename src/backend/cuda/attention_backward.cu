@@ -332,10 +332,10 @@ void launch(Context& ctx, bf16* dq, bf16* dk, bf16* dv, float* dk_part, float* d
             const bf16* q, const bf16* k, const bf16* v, const float* lse, const float* Di,
             const int32_t* cu_seqlens, int B, int T, int Hq, int Hkv, int max_seqlen, bool accumulate) {
   const float scale = 1.0f / sqrtf(float(D));
-  const bool wgmma = D == 64 && ctx.attention_wgmma();
+  const bool wgmma = ctx.attention_wgmma() && attention::wgmma_head_dim(D);
   if (wgmma) {
-    attention::dkdv_wgmma(ctx, dk, dv, dk_part, dv_part, dout, q, k, v, lse, Di, cu_seqlens, B, Hq, Hkv, max_seqlen,
-                          scale, accumulate);
+    attention::dkdv_wgmma(ctx, dk, dv, dk_part, dv_part, dout, q, k, v, lse, Di, cu_seqlens, B, Hq, Hkv, D,
+                          max_seqlen, scale, accumulate);
   } else {
     const size_t smem_kv = sizeof(bf16) * 6 * kTile * ld<D>() + sizeof(float) * 4 * kTile;
     auto dkdv = attention_dkdv_kernel<D>;
@@ -354,7 +354,7 @@ void launch(Context& ctx, bf16* dq, bf16* dk, bf16* dv, float* dk_part, float* d
   }
 
   if (wgmma)
-    return attention::dq_wgmma(ctx, dq, dout, q, k, v, lse, Di, cu_seqlens, B, Hq, Hkv, max_seqlen, scale,
+    return attention::dq_wgmma(ctx, dq, dout, q, k, v, lse, Di, cu_seqlens, B, Hq, Hkv, D, max_seqlen, scale,
                                accumulate);
   const size_t smem_q = sizeof(bf16) * 6 * kTile * ld<D>();
   auto dqk = attention_dq_kernel<D>;

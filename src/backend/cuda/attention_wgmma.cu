@@ -1,9 +1,9 @@
-// Causal grouped-query attention for head dim 64 on Hopper's warpgroup tensor cores (wgmma, sm_90a): the
+// Causal grouped-query attention for head dims 64 and 128 on Hopper's warpgroup tensor cores (wgmma, sm_90a): the
 // forward, dk/dv and dq kernels of attention_forward.cu / attention_backward.cu with the same block
 // decomposition, masking, online softmax and deterministic reductions (see those files for the arithmetic),
-// but each block is one warpgroup whose products are m64n64k16 wgmmas:
-//   - tiles of 64 rows x 64 dims live in shared memory as 128-byte-swizzled rows (wgmma.cuh), copied with
-//     cp.async (rows past a sequence's end arrive as zeros);
+// but each block is one warpgroup whose products are m64nNk16 wgmmas (N = 64 for scores, D for outputs):
+//   - tiles of 64 rows x D dims live in shared memory as D / 64 column blocks of 128-byte-swizzled rows
+//     (wgmma.cuh), copied with cp.async (rows past a sequence's end arrive as zeros);
 //   - products whose reduction runs over the head dim (S = Q K^T, dP = dout V^T and their transposes) read both
 //     tiles in place as K-major operands;
 //   - products whose reduction runs over the rows (O += P V, dQ += dS K, dV += P^T dout, dK += dS^T Q) take the
@@ -21,14 +21,17 @@
 #include "backend/cuda/common.cuh"
 #include "backend/cuda/mma.cuh"
 #include "backend/cuda/wgmma.cuh"
+#include "core/error.h"
 
 namespace r1::cuda::attention {
 
 namespace {
 
-constexpr int kD = 64;                  // head dim: one 128-byte swizzled row
-constexpr int kTileBytes = kTile * 128;  // a [64][64] bf16 tile
-constexpr int kWgThreads = 128;          // one warpgroup
+constexpr int kBlockBytes = kTile * 128;  // [64 rows][64 dims] bf16: one column block of a tile
+constexpr int kWgThreads = 128;           // one warpgroup
+
+template <int D>
+constexpr int kTileBytes = kBlockBytes * (D / 64);  // [64][D]: D / 64 column blocks, one after the other
 
 __device__ __forceinline__ uint32_t shared_addr(const void* p) {
   return static_cast<uint32_t>(__cvta_generic_to_shared(p));
@@ -39,20 +42,24 @@ __device__ __forceinline__ unsigned char* aligned_smem(unsigned char* raw) {
   return raw + (1024 - shared_addr(raw) % 1024) % 1024;
 }
 
-// cp.async of rows r0 .. r0 + 63 of head `head` of a [T, heads, 64] tensor (the sequence starting at token s0,
+// cp.async of rows r0 .. r0 + 63 of head `head` of a [T, heads, D] tensor (the sequence starting at token s0,
 // `len` tokens long) into a swizzled tile; rows past the end become zeros.
+template <int D>
 __device__ __forceinline__ void load_tile_swizzled(unsigned char* dst, const bf16* src, int s0, int r0, int len,
                                                    int heads, int head) {
-  for (int e = int(threadIdx.x); e < kTile * 8; e += kWgThreads) {
-    const int r = e / 8, c = e % 8;
+  constexpr int kChunks = D / 8;  // 16-byte chunks per row
+  for (int e = int(threadIdx.x); e < kTile * kChunks; e += kWgThreads) {
+    const int r = e / kChunks, c = e % kChunks;
     const bool ok = r0 + r < len;
-    cp_async16(dst + swizzle128(r, c), ok ? src + ((int64_t(s0) + r0 + r) * heads + head) * kD + 8 * c : src, ok);
+    cp_async16(dst + (c / 8) * kBlockBytes + swizzle128(r, c % 8),
+               ok ? src + ((int64_t(s0) + r0 + r) * heads + head) * D + 8 * c : src, ok);
   }
 }
 
-__device__ __forceinline__ void zero(float (&d)[32]) {
+template <int N>
+__device__ __forceinline__ void zero(float (&d)[N]) {
 #pragma unroll
-  for (int i = 0; i < 32; i++) d[i] = 0.0f;
+  for (int i = 0; i < N; i++) d[i] = 0.0f;
 }
 
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
@@ -65,20 +72,26 @@ __device__ __forceinline__ void tiles_landed() {
   __syncthreads();
 }
 
-// d[64 x 64] = A B^T over the 64 dims, A and B swizzled [64][64] tiles (K-major). Issued, not waited for.
+// d[64 x 64] = A B^T over the D dims, A and B swizzled [64][D] tiles (K-major: each k16 slice is 32 bytes into
+// the rows of one column block). Issued, not waited for.
+template <int D>
 __device__ __forceinline__ void issue_rows_times_rows(float (&d)[32], const unsigned char* a, const unsigned char* b) {
   const uint32_t sa = shared_addr(a), sb = shared_addr(b);
 #pragma unroll
-  for (int kk = 0; kk < kD / 16; kk++) wgmma_bf16_64(d, wgmma_desc(sa + kk * 32), wgmma_desc(sb + kk * 32), kk > 0);
+  for (int kk = 0; kk < D / 16; kk++) {
+    const uint32_t at = (kk / 4) * kBlockBytes + (kk % 4) * 32;
+    wgmma_bf16_64(d, wgmma_desc(sa + at), wgmma_desc(sb + at), kk > 0);
+  }
 }
 
-// d[64 x 64] += P B over the 64 rows of B, P given as A fragments per 16 rows, B a swizzled [64][64] tile read
-// MN-major. Issued, not waited for.
-__device__ __forceinline__ void issue_regs_times_tile(float (&d)[32], const uint32_t (&p)[4][4],
+// d[64 x D] += P B over the 64 rows of B, P given as A fragments per 16 rows, B a swizzled [64][D] tile read
+// MN-major (its column blocks are wgmma_desc_mn's 8 KiB apart). Issued, not waited for.
+template <int D>
+__device__ __forceinline__ void issue_regs_times_tile(float (&d)[D / 2], const uint32_t (&p)[4][4],
                                                       const unsigned char* b) {
   const uint32_t sb = shared_addr(b);
 #pragma unroll
-  for (int kk = 0; kk < 4; kk++) wgmma_bf16_rs_mn(d, p[kk], wgmma_desc_mn(sb + kk * 16 * 128));
+  for (int kk = 0; kk < 4; kk++) wgmma_bf16_rs_mn<D>(d, p[kk], wgmma_desc_mn(sb + kk * 16 * 128));
 }
 
 #endif
@@ -93,28 +106,31 @@ __device__ __forceinline__ void pack_fragments(uint32_t (&p)[4][4], const float 
 }
 
 // dst row (float32) = accumulator row, for this lane's two rows (row_a, row_a + 8) when they are valid.
+template <int D>
 __device__ __forceinline__ void store_rows_f32(float* row_a_ptr, int64_t row_stride, bool valid_a, bool valid_b,
-                                               const float (&d)[32]) {
+                                               const float (&d)[D / 2]) {
   const int tq = int(threadIdx.x) % 4;
 #pragma unroll
   for (int r = 0; r < 2; r++) {
     if (!(r == 0 ? valid_a : valid_b)) continue;
     float* dst = row_a_ptr + (r == 0 ? 0 : 8 * row_stride) + 2 * tq;
 #pragma unroll
-    for (int j = 0; j < 8; j++) *reinterpret_cast<float2*>(dst + 8 * j) = make_float2(d[4 * j + 2 * r], d[4 * j + 2 * r + 1]);
+    for (int j = 0; j < D / 8; j++)
+      *reinterpret_cast<float2*>(dst + 8 * j) = make_float2(d[4 * j + 2 * r], d[4 * j + 2 * r + 1]);
   }
 }
 
 // dst row (bf16) = scale * accumulator row, or += with accumulate, for this lane's two rows.
+template <int D>
 __device__ __forceinline__ void store_rows_bf16(bf16* row_a_ptr, int64_t row_stride, bool valid_a, bool valid_b,
-                                                const float (&d)[32], float scale, bool accumulate) {
+                                                const float (&d)[D / 2], float scale, bool accumulate) {
   const int tq = int(threadIdx.x) % 4;
 #pragma unroll
   for (int r = 0; r < 2; r++) {
     if (!(r == 0 ? valid_a : valid_b)) continue;
     bf16* dst = row_a_ptr + (r == 0 ? 0 : 8 * row_stride) + 2 * tq;
 #pragma unroll
-    for (int j = 0; j < 8; j++) {
+    for (int j = 0; j < D / 8; j++) {
       auto* p = reinterpret_cast<__nv_bfloat162*>(dst + 8 * j);
       const float2 old = accumulate ? __bfloat1622float2(*p) : make_float2(0.0f, 0.0f);
       *p = __floats2bfloat162_rn(old.x + d[4 * j + 2 * r] * scale, old.y + d[4 * j + 2 * r + 1] * scale);
@@ -124,15 +140,17 @@ __device__ __forceinline__ void store_rows_bf16(bf16* row_a_ptr, int64_t row_str
 
 // Forward: a block owns 64 query rows of one (sequence, head) and walks the keys up to the diagonal in tiles of
 // 64, K/V double-buffered. Shared memory: Q, then 2 stages of (K, V).
-constexpr size_t kForwardSmem = 5 * kTileBytes + 1024;
+template <int D>
+constexpr size_t kForwardSmem = 5 * kTileBytes<D> + 1024;
 
+template <int D>
 __global__ void __launch_bounds__(kWgThreads)
     forward_kernel(bf16* out, float* lse, const bf16* q, const bf16* k, const bf16* v, const int32_t* cu_seqlens,
                    int Hq, int Hkv, float scale_log2) {
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
   extern __shared__ __align__(16) unsigned char smem_raw[];
   unsigned char* qs = aligned_smem(smem_raw);
-  unsigned char* kv = qs + kTileBytes;  // stage s: K at kv + 2 s kTileBytes, V after it
+  unsigned char* kv = qs + kTileBytes<D>;  // stage s: K at kv + 2 s kTileBytes<D>, V after it
 
   const int h = blockIdx.x, b = blockIdx.y, g = h / (Hq / Hkv);
   const int s0 = cu_seqlens[b], len = cu_seqlens[b + 1] - s0;
@@ -142,31 +160,31 @@ __global__ void __launch_bounds__(kWgThreads)
   const int row_a = r0 + 16 * warp + lane / 4, row_b = row_a + 8;
 
   const int tiles = r0 / kTile + 1;  // key tiles 0 .. the diagonal one
-  load_tile_swizzled(qs, q, s0, r0, len, Hq, h);
-  load_tile_swizzled(kv, k, s0, 0, len, Hkv, g);
-  load_tile_swizzled(kv + kTileBytes, v, s0, 0, len, Hkv, g);
+  load_tile_swizzled<D>(qs, q, s0, r0, len, Hq, h);
+  load_tile_swizzled<D>(kv, k, s0, 0, len, Hkv, g);
+  load_tile_swizzled<D>(kv + kTileBytes<D>, v, s0, 0, len, Hkv, g);
   cp_async_commit();
 
-  float o[32];
+  float o[D / 2];
   zero(o);
   float m[2] = {-INFINITY, -INFINITY}, l[2] = {0.0f, 0.0f};
   for (int n = 0; n < tiles; n++) {
     const int j0 = n * kTile;
     if (n + 1 < tiles) {
-      unsigned char* next = kv + ((n + 1) % 2) * 2 * kTileBytes;
-      load_tile_swizzled(next, k, s0, j0 + kTile, len, Hkv, g);
-      load_tile_swizzled(next + kTileBytes, v, s0, j0 + kTile, len, Hkv, g);
+      unsigned char* next = kv + ((n + 1) % 2) * 2 * kTileBytes<D>;
+      load_tile_swizzled<D>(next, k, s0, j0 + kTile, len, Hkv, g);
+      load_tile_swizzled<D>(next + kTileBytes<D>, v, s0, j0 + kTile, len, Hkv, g);
       cp_async_commit();
       tiles_landed<1>();
     } else {
       tiles_landed<0>();
     }
-    const unsigned char* ks = kv + (n % 2) * 2 * kTileBytes;
-    const unsigned char* vs = ks + kTileBytes;
+    const unsigned char* ks = kv + (n % 2) * 2 * kTileBytes<D>;
+    const unsigned char* vs = ks + kTileBytes<D>;
 
     float s[32];
     wgmma_fence();
-    issue_rows_times_rows(s, qs, ks);
+    issue_rows_times_rows<D>(s, qs, ks);
     wgmma_commit();
     wgmma_wait<0>();
     wgmma_fence_operands(s);
@@ -198,13 +216,13 @@ __global__ void __launch_bounds__(kWgThreads)
     l[0] = l[0] * corr[0] + rs[0];
     l[1] = l[1] * corr[1] + rs[1];
 #pragma unroll
-    for (int i = 0; i < 32; i++) o[i] *= corr[(i >> 1) & 1];
+    for (int i = 0; i < D / 2; i++) o[i] *= corr[(i >> 1) & 1];
 
     uint32_t p[4][4];
     pack_fragments(p, s);
     wgmma_fence_operands(o);
     wgmma_fence_fragments(p);
-    issue_regs_times_tile(o, p, vs);
+    issue_regs_times_tile<D>(o, p, vs);
     wgmma_commit();
     wgmma_wait<0>();
     wgmma_fence_operands(o);
@@ -216,11 +234,11 @@ __global__ void __launch_bounds__(kWgThreads)
     l[r] += __shfl_xor_sync(0xffffffffu, l[r], 1);
     l[r] += __shfl_xor_sync(0xffffffffu, l[r], 2);
   }
-  const int64_t stride = int64_t(Hq) * kD;
+  const int64_t stride = int64_t(Hq) * D;
   float inv_l[2] = {1.0f / l[0], 1.0f / l[1]};
 #pragma unroll
-  for (int i = 0; i < 32; i++) o[i] *= inv_l[(i >> 1) & 1];
-  store_rows_bf16(out + (int64_t(s0) + row_a) * stride + int64_t(h) * kD, stride, row_a < len, row_b < len, o, 1.0f,
+  for (int i = 0; i < D / 2; i++) o[i] *= inv_l[(i >> 1) & 1];
+  store_rows_bf16<D>(out + (int64_t(s0) + row_a) * stride + int64_t(h) * D, stride, row_a < len, row_b < len, o, 1.0f,
                   false);
   if (tq == 0) {
     if (row_a < len) lse[(int64_t(s0) + row_a) * Hq + h] = (m[0] + log2f(l[0])) * kLn2;
@@ -234,8 +252,10 @@ __global__ void __launch_bounds__(kWgThreads)
 // dk/dv: a block owns 64 keys of one (sequence, query head) and loops over the query tiles at or after them,
 // Q / dout (and their rows' lse, Di) double-buffered. Shared memory: K, V, then 2 stages of (Q, dout), then
 // 2 stages of (lse log2 e [64], Di [64]).
-constexpr size_t kDkdvSmem = 6 * kTileBytes + 1024 + 2 * 2 * kTile * sizeof(float);
+template <int D>
+constexpr size_t kDkdvSmem = 6 * kTileBytes<D> + 1024 + 2 * 2 * kTile * sizeof(float);
 
+template <int D>
 __global__ void __launch_bounds__(kWgThreads)
     dkdv_kernel(bf16* dk, bf16* dv, float* dk_part, float* dv_part, const bf16* dout, const bf16* q, const bf16* k,
                 const bf16* v, const float* lse, const float* Di, const int32_t* cu_seqlens, int Hq, int Hkv,
@@ -243,9 +263,9 @@ __global__ void __launch_bounds__(kWgThreads)
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
   extern __shared__ __align__(16) unsigned char smem_raw[];
   unsigned char* ks = aligned_smem(smem_raw);
-  unsigned char* vs = ks + kTileBytes;
-  unsigned char* qdo = vs + kTileBytes;  // stage s: Q at qdo + 2 s kTileBytes, dout after it
-  float* rows_s = reinterpret_cast<float*>(qdo + 4 * kTileBytes);
+  unsigned char* vs = ks + kTileBytes<D>;
+  unsigned char* qdo = vs + kTileBytes<D>;  // stage s: Q at qdo + 2 s kTileBytes<D>, dout after it
+  float* rows_s = reinterpret_cast<float*>(qdo + 4 * kTileBytes<D>);
 
   const int h = blockIdx.x, b = blockIdx.y, g = h / (Hq / Hkv);
   const int s0 = cu_seqlens[b], len = cu_seqlens[b + 1] - s0;
@@ -258,9 +278,9 @@ __global__ void __launch_bounds__(kWgThreads)
   const int items = (len - j0 + kTile - 1) / kTile;
   auto issue = [&](int n) {
     const int i0 = j0 + n * kTile, stage = n % 2;
-    unsigned char* qt = qdo + stage * 2 * kTileBytes;
-    load_tile_swizzled(qt, q, s0, i0, len, Hq, h);
-    load_tile_swizzled(qt + kTileBytes, dout, s0, i0, len, Hq, h);
+    unsigned char* qt = qdo + stage * 2 * kTileBytes<D>;
+    load_tile_swizzled<D>(qt, q, s0, i0, len, Hq, h);
+    load_tile_swizzled<D>(qt + kTileBytes<D>, dout, s0, i0, len, Hq, h);
     if (threadIdx.x < kTile) {
       float* rs = rows_s + stage * 2 * kTile;
       const int i = i0 + int(threadIdx.x);
@@ -269,12 +289,12 @@ __global__ void __launch_bounds__(kWgThreads)
       rs[kTile + threadIdx.x] = i < len ? Di[r] : 0.0f;
     }
   };
-  load_tile_swizzled(ks, k, s0, j0, len, Hkv, g);
-  load_tile_swizzled(vs, v, s0, j0, len, Hkv, g);
+  load_tile_swizzled<D>(ks, k, s0, j0, len, Hkv, g);
+  load_tile_swizzled<D>(vs, v, s0, j0, len, Hkv, g);
   issue(0);
   cp_async_commit();
 
-  float dk_acc[32], dv_acc[32];
+  float dk_acc[D / 2], dv_acc[D / 2];
   zero(dk_acc);
   zero(dv_acc);
   for (int n = 0; n < items; n++) {
@@ -286,15 +306,15 @@ __global__ void __launch_bounds__(kWgThreads)
       tiles_landed<0>();
     }
     const int i0 = j0 + n * kTile, stage = n % 2;
-    const unsigned char* qt = qdo + stage * 2 * kTileBytes;
-    const unsigned char* dot = qt + kTileBytes;
+    const unsigned char* qt = qdo + stage * 2 * kTileBytes<D>;
+    const unsigned char* dot = qt + kTileBytes<D>;
     const float* lse_s = rows_s + stage * 2 * kTile;
     const float* di_s = lse_s + kTile;
 
     float pt[32], dst[32];  // S^T = K Q^T, dP^T = V dout^T: [64 keys x 64 queries]
     wgmma_fence();
-    issue_rows_times_rows(pt, ks, qt);
-    issue_rows_times_rows(dst, vs, dot);
+    issue_rows_times_rows<D>(pt, ks, qt);
+    issue_rows_times_rows<D>(dst, vs, dot);
     wgmma_commit();
     wgmma_wait<0>();
     wgmma_fence_operands(pt);
@@ -316,8 +336,8 @@ __global__ void __launch_bounds__(kWgThreads)
     wgmma_fence_operands(dk_acc);
     wgmma_fence_fragments(pf);
     wgmma_fence_fragments(dsf);
-    issue_regs_times_tile(dv_acc, pf, dot);  // dV += P^T dout
-    issue_regs_times_tile(dk_acc, dsf, qt);  // dK += dS^T Q
+    issue_regs_times_tile<D>(dv_acc, pf, dot);  // dV += P^T dout
+    issue_regs_times_tile<D>(dk_acc, dsf, qt);  // dK += dS^T Q
     wgmma_commit();
     wgmma_wait<0>();
     wgmma_fence_operands(dv_acc);
@@ -326,16 +346,16 @@ __global__ void __launch_bounds__(kWgThreads)
   }
 
   if (dk_part) {  // grouped: this head's share, summed over the group by attention_group_sum_kernel
-    const int64_t stride = int64_t(Hq) * kD;
-    const int64_t base = (int64_t(s0) + key_a) * stride + int64_t(h) * kD;
-    store_rows_f32(dk_part + base, stride, key_a < len, key_b < len, dk_acc);
-    store_rows_f32(dv_part + base, stride, key_a < len, key_b < len, dv_acc);
+    const int64_t stride = int64_t(Hq) * D;
+    const int64_t base = (int64_t(s0) + key_a) * stride + int64_t(h) * D;
+    store_rows_f32<D>(dk_part + base, stride, key_a < len, key_b < len, dk_acc);
+    store_rows_f32<D>(dv_part + base, stride, key_a < len, key_b < len, dv_acc);
     return;
   }
-  const int64_t stride = int64_t(Hkv) * kD;
-  const int64_t base = (int64_t(s0) + key_a) * stride + int64_t(g) * kD;
-  store_rows_bf16(dk + base, stride, key_a < len, key_b < len, dk_acc, scale, accumulate);
-  store_rows_bf16(dv + base, stride, key_a < len, key_b < len, dv_acc, 1.0f, accumulate);
+  const int64_t stride = int64_t(Hkv) * D;
+  const int64_t base = (int64_t(s0) + key_a) * stride + int64_t(g) * D;
+  store_rows_bf16<D>(dk + base, stride, key_a < len, key_b < len, dk_acc, scale, accumulate);
+  store_rows_bf16<D>(dv + base, stride, key_a < len, key_b < len, dv_acc, 1.0f, accumulate);
 #else
   __trap();
 #endif
@@ -343,16 +363,18 @@ __global__ void __launch_bounds__(kWgThreads)
 
 // dq: a block owns 64 query rows of one (sequence, head) and walks the keys up to the diagonal, K/V
 // double-buffered. Shared memory: Q, dout, then 2 stages of (K, V).
-constexpr size_t kDqSmem = 6 * kTileBytes + 1024;
+template <int D>
+constexpr size_t kDqSmem = 6 * kTileBytes<D> + 1024;
 
+template <int D>
 __global__ void __launch_bounds__(kWgThreads)
     dq_kernel(bf16* dq, const bf16* dout, const bf16* q, const bf16* k, const bf16* v, const float* lse,
               const float* Di, const int32_t* cu_seqlens, int Hq, int Hkv, float scale, bool accumulate) {
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
   extern __shared__ __align__(16) unsigned char smem_raw[];
   unsigned char* qs = aligned_smem(smem_raw);
-  unsigned char* dos = qs + kTileBytes;
-  unsigned char* kv = dos + kTileBytes;
+  unsigned char* dos = qs + kTileBytes<D>;
+  unsigned char* kv = dos + kTileBytes<D>;
 
   const int h = blockIdx.x, b = blockIdx.y, g = h / (Hq / Hkv);
   const int s0 = cu_seqlens[b], len = cu_seqlens[b + 1] - s0;
@@ -372,32 +394,32 @@ __global__ void __launch_bounds__(kWgThreads)
   }
 
   const int tiles = r0 / kTile + 1;
-  load_tile_swizzled(qs, q, s0, r0, len, Hq, h);
-  load_tile_swizzled(dos, dout, s0, r0, len, Hq, h);
-  load_tile_swizzled(kv, k, s0, 0, len, Hkv, g);
-  load_tile_swizzled(kv + kTileBytes, v, s0, 0, len, Hkv, g);
+  load_tile_swizzled<D>(qs, q, s0, r0, len, Hq, h);
+  load_tile_swizzled<D>(dos, dout, s0, r0, len, Hq, h);
+  load_tile_swizzled<D>(kv, k, s0, 0, len, Hkv, g);
+  load_tile_swizzled<D>(kv + kTileBytes<D>, v, s0, 0, len, Hkv, g);
   cp_async_commit();
 
-  float dq_acc[32];
+  float dq_acc[D / 2];
   zero(dq_acc);
   for (int n = 0; n < tiles; n++) {
     const int j0 = n * kTile;
     if (n + 1 < tiles) {
-      unsigned char* next = kv + ((n + 1) % 2) * 2 * kTileBytes;
-      load_tile_swizzled(next, k, s0, j0 + kTile, len, Hkv, g);
-      load_tile_swizzled(next + kTileBytes, v, s0, j0 + kTile, len, Hkv, g);
+      unsigned char* next = kv + ((n + 1) % 2) * 2 * kTileBytes<D>;
+      load_tile_swizzled<D>(next, k, s0, j0 + kTile, len, Hkv, g);
+      load_tile_swizzled<D>(next + kTileBytes<D>, v, s0, j0 + kTile, len, Hkv, g);
       cp_async_commit();
       tiles_landed<1>();
     } else {
       tiles_landed<0>();
     }
-    const unsigned char* ks = kv + (n % 2) * 2 * kTileBytes;
-    const unsigned char* vs = ks + kTileBytes;
+    const unsigned char* ks = kv + (n % 2) * 2 * kTileBytes<D>;
+    const unsigned char* vs = ks + kTileBytes<D>;
 
     float s[32], ds[32];  // S = Q K^T, dP = dout V^T
     wgmma_fence();
-    issue_rows_times_rows(s, qs, ks);
-    issue_rows_times_rows(ds, dos, vs);
+    issue_rows_times_rows<D>(s, qs, ks);
+    issue_rows_times_rows<D>(ds, dos, vs);
     wgmma_commit();
     wgmma_wait<0>();
     wgmma_fence_operands(s);
@@ -415,51 +437,83 @@ __global__ void __launch_bounds__(kWgThreads)
     pack_fragments(dsf, ds);
     wgmma_fence_operands(dq_acc);
     wgmma_fence_fragments(dsf);
-    issue_regs_times_tile(dq_acc, dsf, ks);  // dQ += dS K
+    issue_regs_times_tile<D>(dq_acc, dsf, ks);  // dQ += dS K
     wgmma_commit();
     wgmma_wait<0>();
     wgmma_fence_operands(dq_acc);
     __syncthreads();  // this stage is refilled by the copy issued in the next iteration
   }
 
-  const int64_t stride = int64_t(Hq) * kD;
-  store_rows_bf16(dq + (int64_t(s0) + row_a) * stride + int64_t(h) * kD, stride, row_a < len, row_b < len, dq_acc,
+  const int64_t stride = int64_t(Hq) * D;
+  store_rows_bf16<D>(dq + (int64_t(s0) + row_a) * stride + int64_t(h) * D, stride, row_a < len, row_b < len, dq_acc,
                   scale, accumulate);
 #else
   __trap();
 #endif
 }
 
-}  // namespace
-
-void forward_wgmma(Context& ctx, bf16* out, float* lse, const bf16* q, const bf16* k, const bf16* v,
-                   const int32_t* cu_seqlens, int B, int Hq, int Hkv, int max_seqlen) {
-  static const bool configured = configure_kernel("attention_forward (wgmma)", forward_kernel, kForwardSmem);
+template <int D>
+void launch_forward(Context& ctx, bf16* out, float* lse, const bf16* q, const bf16* k, const bf16* v,
+                    const int32_t* cu_seqlens, int B, int Hq, int Hkv, int max_seqlen) {
+  static const bool configured = configure_kernel("attention_forward (wgmma)", forward_kernel<D>, kForwardSmem<D>);
   (void)configured;
-  forward_kernel<<<tile_grid(Hq, B, max_seqlen), kWgThreads, kForwardSmem, ctx.stream()>>>(
-      out, lse, q, k, v, cu_seqlens, Hq, Hkv, kLog2e / sqrtf(float(kD)));
+  forward_kernel<D><<<tile_grid(Hq, B, max_seqlen), kWgThreads, kForwardSmem<D>, ctx.stream()>>>(
+      out, lse, q, k, v, cu_seqlens, Hq, Hkv, kLog2e / sqrtf(float(D)));
   R1_CUDA_LAUNCH_CHECK("attention_forward (wgmma)");
 }
 
-void dkdv_wgmma(Context& ctx, bf16* dk, bf16* dv, float* dk_part, float* dv_part, const bf16* dout, const bf16* q,
-                const bf16* k, const bf16* v, const float* lse, const float* Di, const int32_t* cu_seqlens, int B,
-                int Hq, int Hkv, int max_seqlen, float scale, bool accumulate) {
-  static const bool configured = configure_kernel("attention_backward (wgmma dk, dv)", dkdv_kernel, kDkdvSmem);
+template <int D>
+void launch_dkdv(Context& ctx, bf16* dk, bf16* dv, float* dk_part, float* dv_part, const bf16* dout, const bf16* q,
+                 const bf16* k, const bf16* v, const float* lse, const float* Di, const int32_t* cu_seqlens, int B,
+                 int Hq, int Hkv, int max_seqlen, float scale, bool accumulate) {
+  static const bool configured =
+      configure_kernel("attention_backward (wgmma dk, dv)", dkdv_kernel<D>, kDkdvSmem<D>);
   (void)configured;
-  dkdv_kernel<<<tile_grid(Hq, B, max_seqlen), kWgThreads, kDkdvSmem, ctx.stream()>>>(
+  dkdv_kernel<D><<<tile_grid(Hq, B, max_seqlen), kWgThreads, kDkdvSmem<D>, ctx.stream()>>>(
       dk, dv, dk_part, dv_part, dout, q, k, v, lse, Di, cu_seqlens, Hq, Hkv, scale, accumulate);
   R1_CUDA_LAUNCH_CHECK("attention_backward (wgmma dk, dv)");
 }
 
-void dq_wgmma(Context& ctx, bf16* dq, const bf16* dout, const bf16* q, const bf16* k, const bf16* v,
-              const float* lse, const float* Di, const int32_t* cu_seqlens, int B, int Hq, int Hkv, int max_seqlen,
-              float scale, bool accumulate) {
-  static const bool configured = configure_kernel("attention_backward (wgmma dq)", dq_kernel, kDqSmem);
+template <int D>
+void launch_dq(Context& ctx, bf16* dq, const bf16* dout, const bf16* q, const bf16* k, const bf16* v,
+               const float* lse, const float* Di, const int32_t* cu_seqlens, int B, int Hq, int Hkv, int max_seqlen,
+               float scale, bool accumulate) {
+  static const bool configured = configure_kernel("attention_backward (wgmma dq)", dq_kernel<D>, kDqSmem<D>);
   (void)configured;
-  dq_kernel<<<tile_grid(Hq, B, max_seqlen), kWgThreads, kDqSmem, ctx.stream()>>>(dq, dout, q, k, v, lse, Di,
-                                                                                 cu_seqlens, Hq, Hkv, scale,
-                                                                                 accumulate);
+  dq_kernel<D><<<tile_grid(Hq, B, max_seqlen), kWgThreads, kDqSmem<D>, ctx.stream()>>>(
+      dq, dout, q, k, v, lse, Di, cu_seqlens, Hq, Hkv, scale, accumulate);
   R1_CUDA_LAUNCH_CHECK("attention_backward (wgmma dq)");
+}
+
+}  // namespace
+
+bool wgmma_head_dim(int D) { return D == 64 || D == 128; }
+
+void forward_wgmma(Context& ctx, bf16* out, float* lse, const bf16* q, const bf16* k, const bf16* v,
+                   const int32_t* cu_seqlens, int B, int Hq, int Hkv, int D, int max_seqlen) {
+  if (D == 64) return launch_forward<64>(ctx, out, lse, q, k, v, cu_seqlens, B, Hq, Hkv, max_seqlen);
+  R1_CHECK(D == 128, "attention_forward (wgmma): head dim must be 64 or 128");
+  launch_forward<128>(ctx, out, lse, q, k, v, cu_seqlens, B, Hq, Hkv, max_seqlen);
+}
+
+void dkdv_wgmma(Context& ctx, bf16* dk, bf16* dv, float* dk_part, float* dv_part, const bf16* dout, const bf16* q,
+                const bf16* k, const bf16* v, const float* lse, const float* Di, const int32_t* cu_seqlens, int B,
+                int Hq, int Hkv, int D, int max_seqlen, float scale, bool accumulate) {
+  if (D == 64)
+    return launch_dkdv<64>(ctx, dk, dv, dk_part, dv_part, dout, q, k, v, lse, Di, cu_seqlens, B, Hq, Hkv, max_seqlen,
+                           scale, accumulate);
+  R1_CHECK(D == 128, "attention_backward (wgmma): head dim must be 64 or 128");
+  launch_dkdv<128>(ctx, dk, dv, dk_part, dv_part, dout, q, k, v, lse, Di, cu_seqlens, B, Hq, Hkv, max_seqlen, scale,
+                   accumulate);
+}
+
+void dq_wgmma(Context& ctx, bf16* dq, const bf16* dout, const bf16* q, const bf16* k, const bf16* v,
+              const float* lse, const float* Di, const int32_t* cu_seqlens, int B, int Hq, int Hkv, int D,
+              int max_seqlen, float scale, bool accumulate) {
+  if (D == 64)
+    return launch_dq<64>(ctx, dq, dout, q, k, v, lse, Di, cu_seqlens, B, Hq, Hkv, max_seqlen, scale, accumulate);
+  R1_CHECK(D == 128, "attention_backward (wgmma): head dim must be 64 or 128");
+  launch_dq<128>(ctx, dq, dout, q, k, v, lse, Di, cu_seqlens, B, Hq, Hkv, max_seqlen, scale, accumulate);
 }
 
 }  // namespace r1::cuda::attention

@@ -35,8 +35,8 @@ class Context {
   // Growth frees the old buffer stream-ordered, so work already enqueued that still reads it stays correct.
   void* scratch(size_t bytes);
 
-  // Whether attention with head dim 64 runs on the wgmma kernels (attention_wgmma.cu) rather than the mma.sync
-  // ones: on by default where wgmma_available(), off with R1_ATTENTION_WGMMA=0; parity checks and benchmarks
+  // Whether attention with head dim 64 or 128 runs on the wgmma kernels (attention_wgmma.cu) rather than the
+  // mma.sync ones: on by default where wgmma_available(), off with R1_ATTENTION_WGMMA=0; parity checks and benchmarks
   // switch it to compare the two.
   bool attention_wgmma() const { return attention_wgmma_; }
   void set_attention_wgmma(bool on) { attention_wgmma_ = on && wgmma_available(); }

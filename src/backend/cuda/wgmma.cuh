@@ -30,8 +30,8 @@ __device__ __forceinline__ uint64_t wgmma_desc(uint32_t addr) {
 }
 
 // Matrix descriptor of the same 128-byte-swizzled tile read as an MN-major operand (wgmma's transposed B): the
-// tile's rows are then the reduction dimension and its 64 columns the N side, one swizzle atom wide, so only the
-// 1024 bytes between 8-row groups matter (the offset between 64-column atoms, unused at N = 64, is 8 KiB).
+// tile's rows are then the reduction dimension and its columns the N side: 1024 bytes between 8-row groups, and
+// 8 KiB between 64-column blocks (one swizzle atom wide each: a [64][64] block of a [64][128] tile).
 __device__ __forceinline__ uint64_t wgmma_desc_mn(uint32_t addr) {
   return uint64_t((addr & 0x3FFFF) >> 4) | (uint64_t(8192 >> 4) << 16) | (uint64_t(1024 >> 4) << 32) |
          (uint64_t(1) << 62);
@@ -157,10 +157,15 @@ __device__ __forceinline__ void wgmma_fence_fragments(uint32_t (&p)[4][4]) {
                : "memory");
 }
 
-// d[64 x 64] += A[64 x 16] B[16 x 64] with A in registers (per warp the mma.m16n8k16 A fragment of its 16 rows:
+// d[64 x N] += A[64 x 16] B[16 x N] with A in registers (per warp the mma.m16n8k16 A fragment of its 16 rows:
 // a[0] (row g, columns 2q, 2q + 1), a[1] (row g + 8), a[2] (row g, columns 2q + 8, 2q + 9), a[3] (row g + 8)) and
-// B an MN-major tile (wgmma_desc_mn: 16 rows of the reduction, 64 contiguous columns), bf16 in, float32 accumulate.
-__device__ __forceinline__ void wgmma_bf16_rs_mn(float (&d)[32], const uint32_t (&a)[4], uint64_t b) {
+// B an MN-major tile (wgmma_desc_mn: 16 rows of the reduction, N contiguous columns in 64-column blocks 8 KiB
+// apart), bf16 in, float32 accumulate.
+template <int N>
+__device__ void wgmma_bf16_rs_mn(float (&d)[N / 2], const uint32_t (&a)[4], uint64_t b);
+
+template <>
+__device__ __forceinline__ void wgmma_bf16_rs_mn<64>(float (&d)[32], const uint32_t (&a)[4], uint64_t b) {
   asm volatile(
       "{\n.reg .pred p;\nsetp.ne.b32 p, %37, 0;\n"
       "wgmma.mma_async.sync.aligned.m64n64k16.f32.bf16.bf16 {"
@@ -171,6 +176,27 @@ __device__ __forceinline__ void wgmma_bf16_rs_mn(float (&d)[32], const uint32_t 
         "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]),
         "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]),
         "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31])
+      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(b), "n"(1));
+}
+
+template <>
+__device__ __forceinline__ void wgmma_bf16_rs_mn<128>(float (&d)[64], const uint32_t (&a)[4], uint64_t b) {
+  asm volatile(
+      "{\n.reg .pred p;\nsetp.ne.b32 p, %69, 0;\n"
+      "wgmma.mma_async.sync.aligned.m64n128k16.f32.bf16.bf16 {"
+      "%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, "
+      "%16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31, "
+      "%32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47, "
+      "%48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63"
+      "}, {%64, %65, %66, %67}, %68, p, 1, 1, 1;\n}\n"
+      : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]),
+        "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]),
+        "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]),
+        "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31]),
+        "+f"(d[32]), "+f"(d[33]), "+f"(d[34]), "+f"(d[35]), "+f"(d[36]), "+f"(d[37]), "+f"(d[38]), "+f"(d[39]),
+        "+f"(d[40]), "+f"(d[41]), "+f"(d[42]), "+f"(d[43]), "+f"(d[44]), "+f"(d[45]), "+f"(d[46]), "+f"(d[47]),
+        "+f"(d[48]), "+f"(d[49]), "+f"(d[50]), "+f"(d[51]), "+f"(d[52]), "+f"(d[53]), "+f"(d[54]), "+f"(d[55]),
+        "+f"(d[56]), "+f"(d[57]), "+f"(d[58]), "+f"(d[59]), "+f"(d[60]), "+f"(d[61]), "+f"(d[62]), "+f"(d[63])
       : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(b), "n"(1));
 }
 
