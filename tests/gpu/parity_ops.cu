@@ -760,6 +760,7 @@ int main(int argc, char** argv) {
         check_attention(ctx, {200, 57, 255}, 14, 2, 64);
         check_attention(ctx, {1024, 1, 64}, 6, 2, 64);
         check_attention(ctx, {70, 129, 3}, 4, 4, 64);
+        check_attention(ctx, {90, 200}, 4, 2, 64);  // a group of 2: one wgmma dk/dv block sums it, no partials
         check_attention(ctx, {97, 160}, 8, 2, 128);
         check_attention(ctx, {300, 64, 5}, 12, 2, 128);
       }

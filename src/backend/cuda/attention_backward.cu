@@ -219,18 +219,19 @@ attention_dkdv_kernel(bf16* dk, bf16* dv, float* dk_part, float* dv_part, const 
   add_rows<D>(dv + base, stride, key_a < len, key_b < len, dv_acc, 1.0f, accumulate);
 }
 
-// dk[t, g, :] += scale * sum over the group's heads h (in order) of dk_part[t, h, :]; dv likewise, unscaled (= with
-// accumulate false). One thread per 4 features of one (token, kv head).
+// dk[t, g, :] += scale * sum over p (in order) of dk_part[t, g parts + p, :]; dv likewise, unscaled (= with
+// accumulate false). The partials are [T, Hkv * parts, D]: one per query head of the group for the mma.sync kernel
+// (parts = G), one per pair of heads for the wgmma one. One thread per 4 features of one (token, kv head).
 __global__ void attention_group_sum_kernel(bf16* dk, bf16* dv, const float* dk_part, const float* dv_part,
-                                           int64_t T, int Hq, int Hkv, int D, float scale, bool accumulate) {
+                                           int64_t T, int Hkv, int parts, int D, float scale, bool accumulate) {
   const int64_t quads = T * Hkv * (D / 4);
   const int64_t e = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
   if (e >= quads) return;
   const int64_t t = e / (int64_t(Hkv) * (D / 4));
-  const int g = int(e / (D / 4) % Hkv), c = int(e % (D / 4)) * 4, group = Hq / Hkv;
+  const int g = int(e / (D / 4) % Hkv), c = int(e % (D / 4)) * 4;
   float4 sk = make_float4(0, 0, 0, 0), sv = make_float4(0, 0, 0, 0);
-  for (int h = g * group; h < (g + 1) * group; h++) {
-    const int64_t src = (t * Hq + h) * D + c;
+  for (int p = g * parts; p < (g + 1) * parts; p++) {
+    const int64_t src = (t * Hkv * parts + p) * D + c;
     const float4 a = *reinterpret_cast<const float4*>(dk_part + src);
     const float4 b = *reinterpret_cast<const float4*>(dv_part + src);
     sk.x += a.x, sk.y += a.y, sk.z += a.z, sk.w += a.w;
@@ -326,7 +327,12 @@ attention_dq_kernel(bf16* dq, const bf16* dout, const bf16* q, const bf16* k, co
               accumulate);
 }
 
-// dk_part / dv_part: [T, Hq, D] float32 scratch when the heads are grouped (Hq > Hkv), else null.
+// Partial dk / dv sums per kv head that the dk/dv kernel leaves for the group sum (1: none, it writes dk / dv).
+int dkdv_parts(const Context& ctx, int Hq, int Hkv, int D) {
+  return ctx.attention_wgmma() && attention::wgmma_head_dim(D) ? attention::dkdv_wgmma_parts(Hq, Hkv) : Hq / Hkv;
+}
+
+// dk_part / dv_part: [T, Hkv * dkdv_parts, D] float32 scratch when dkdv_parts > 1, else null.
 template <int D>
 void launch(Context& ctx, bf16* dq, bf16* dk, bf16* dv, float* dk_part, float* dv_part, const bf16* dout,
             const bf16* q, const bf16* k, const bf16* v, const float* lse, const float* Di,
@@ -349,7 +355,7 @@ void launch(Context& ctx, bf16* dq, bf16* dk, bf16* dv, float* dk_part, float* d
   if (dk_part) {
     const int64_t quads = int64_t(T) * Hkv * (D / 4);
     attention_group_sum_kernel<<<unsigned(ceil_div(quads, 256)), 256, 0, ctx.stream()>>>(
-        dk, dv, dk_part, dv_part, T, Hq, Hkv, D, scale, accumulate);
+        dk, dv, dk_part, dv_part, T, Hkv, dkdv_parts(ctx, Hq, Hkv, D), D, scale, accumulate);
     R1_CUDA_LAUNCH_CHECK("attention_backward(group sum)");
   }
 
@@ -379,13 +385,14 @@ void attention_backward(Context& ctx, bf16* dq, bf16* dk, bf16* dv, const bf16* 
   R1_CHECK(aligned16(dq) && aligned16(dk) && aligned16(dv) && aligned16(dout) && aligned16(q) && aligned16(k) &&
                aligned16(v) && aligned16(out),
            "attention_backward: tensors must be 16-byte aligned");
-  // One scratch request: Di [T, Hq], then with grouped heads the dk and dv partials [T, Hq, D] each.
+  // One scratch request: Di [T, Hq], then with grouped heads the dk and dv partials [T, Hkv * parts, D] each.
   const int64_t rows = int64_t(T) * Hq;
-  const bool grouped = Hq > Hkv;
+  const int parts = dkdv_parts(ctx, Hq, Hkv, D);
+  const int64_t part_floats = parts > 1 ? int64_t(T) * Hkv * parts * D : 0;
   const int64_t di_floats = (rows + 3) / 4 * 4;  // the partials start 16-byte aligned (float4 loads)
-  auto* Di = static_cast<float*>(ctx.scratch(sizeof(float) * size_t(di_floats + (grouped ? 2 * rows * D : 0))));
-  float* dk_part = grouped ? Di + di_floats : nullptr;
-  float* dv_part = grouped ? dk_part + rows * D : nullptr;
+  auto* Di = static_cast<float*>(ctx.scratch(sizeof(float) * size_t(di_floats + 2 * part_floats)));
+  float* dk_part = parts > 1 ? Di + di_floats : nullptr;
+  float* dv_part = parts > 1 ? dk_part + part_floats : nullptr;
   auto row_dot = D == 32 ? attention_row_dot_kernel<32> : D == 64 ? attention_row_dot_kernel<64>
                                                                   : attention_row_dot_kernel<128>;
   row_dot<<<ceil_div(rows * (D / 8), 256), 256, 0, ctx.stream()>>>(Di, dout, out, rows);

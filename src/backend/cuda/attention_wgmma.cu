@@ -252,6 +252,12 @@ __global__ void __launch_bounds__(kWgThreads)
 // dk/dv: a block owns 64 keys of one (sequence, query head) and loops over the query tiles at or after them,
 // Q / dout (and their rows' lse, Di) double-buffered. Shared memory: K, V, then 2 stages of (Q, dout), then
 // 2 stages of (lse log2 e [64], Di [64]).
+// A block takes up to this many query heads of a group one after the other, adding into the same accumulators:
+// the group sum then reads ceil(G / 2) partials per kv head instead of G (Qwen2.5-0.5B: 4 instead of 7), and a
+// group of 2 needs none.
+constexpr int kDkdvHeadsPerBlock = 2;
+__host__ __device__ constexpr int dkdv_parts(int G) { return (G + kDkdvHeadsPerBlock - 1) / kDkdvHeadsPerBlock; }
+
 template <int D>
 constexpr size_t kDkdvSmem = 6 * kTileBytes<D> + 1024 + 2 * 2 * kTile * sizeof(float);
 
@@ -267,17 +273,20 @@ __global__ void __launch_bounds__(kWgThreads)
   unsigned char* qdo = vs + kTileBytes<D>;  // stage s: Q at qdo + 2 s kTileBytes<D>, dout after it
   float* rows_s = reinterpret_cast<float*>(qdo + 4 * kTileBytes<D>);
 
-  const int h = blockIdx.x, b = blockIdx.y, g = h / (Hq / Hkv);
-  const int s0 = cu_seqlens[b], len = cu_seqlens[b + 1] - s0;
+  // Block x = g parts + part: kv head g, query heads h0 .. h0 + nh - 1 of its group.
+  const int G = Hq / Hkv, parts = dkdv_parts(G), g = int(blockIdx.x) / parts, part = int(blockIdx.x) % parts;
+  const int h0 = g * G + part * kDkdvHeadsPerBlock, nh = min(kDkdvHeadsPerBlock, G - part * kDkdvHeadsPerBlock);
+  const int b = blockIdx.y, s0 = cu_seqlens[b], len = cu_seqlens[b + 1] - s0;
   const int j0 = heavy_first_tile(false) * kTile;
   if (j0 >= len) return;
   const int warp = int(threadIdx.x) / 32, lane = int(threadIdx.x) % 32, tq = lane % 4;
   const int key_a = j0 + 16 * warp + lane / 4, key_b = key_a + 8;
   const float scale_log2 = scale * kLog2e;
 
-  const int items = (len - j0 + kTile - 1) / kTile;
-  auto issue = [&](int n) {
-    const int i0 = j0 + n * kTile, stage = n % 2;
+  // Work item m: query tile m % items of head h0 + m / items.
+  const int items = (len - j0 + kTile - 1) / kTile, work = nh * items;
+  auto issue = [&](int m) {
+    const int h = h0 + m / items, i0 = j0 + m % items * kTile, stage = m % 2;
     unsigned char* qt = qdo + stage * 2 * kTileBytes<D>;
     load_tile_swizzled<D>(qt, q, s0, i0, len, Hq, h);
     load_tile_swizzled<D>(qt + kTileBytes<D>, dout, s0, i0, len, Hq, h);
@@ -297,15 +306,15 @@ __global__ void __launch_bounds__(kWgThreads)
   float dk_acc[D / 2], dv_acc[D / 2];
   zero(dk_acc);
   zero(dv_acc);
-  for (int n = 0; n < items; n++) {
-    if (n + 1 < items) {
-      issue(n + 1);
+  for (int m = 0; m < work; m++) {
+    if (m + 1 < work) {
+      issue(m + 1);
       cp_async_commit();
       tiles_landed<1>();
     } else {
       tiles_landed<0>();
     }
-    const int i0 = j0 + n * kTile, stage = n % 2;
+    const int i0 = j0 + m % items * kTile, stage = m % 2;
     const unsigned char* qt = qdo + stage * 2 * kTileBytes<D>;
     const unsigned char* dot = qt + kTileBytes<D>;
     const float* lse_s = rows_s + stage * 2 * kTile;
@@ -345,9 +354,9 @@ __global__ void __launch_bounds__(kWgThreads)
     __syncthreads();  // this stage is refilled by the copy issued in the next iteration
   }
 
-  if (dk_part) {  // grouped: this head's share, summed over the group by attention_group_sum_kernel
-    const int64_t stride = int64_t(Hq) * D;
-    const int64_t base = (int64_t(s0) + key_a) * stride + int64_t(h) * D;
+  if (parts > 1) {  // this block's share of the group, summed over the parts by attention_group_sum_kernel
+    const int64_t stride = int64_t(Hkv) * parts * D;
+    const int64_t base = (int64_t(s0) + key_a) * stride + int64_t(blockIdx.x) * D;
     store_rows_f32<D>(dk_part + base, stride, key_a < len, key_b < len, dk_acc);
     store_rows_f32<D>(dv_part + base, stride, key_a < len, key_b < len, dv_acc);
     return;
@@ -469,7 +478,8 @@ void launch_dkdv(Context& ctx, bf16* dk, bf16* dv, float* dk_part, float* dv_par
   static const bool configured =
       configure_kernel("attention_backward (wgmma dk, dv)", dkdv_kernel<D>, kDkdvSmem<D>);
   (void)configured;
-  dkdv_kernel<D><<<tile_grid(Hq, B, max_seqlen), kWgThreads, kDkdvSmem<D>, ctx.stream()>>>(
+  R1_CHECK(dkdv_parts(Hq / Hkv) == 1 || dk_part, "attention_backward (wgmma dk, dv): grouped heads need partials");
+  dkdv_kernel<D><<<tile_grid(Hkv * dkdv_parts(Hq / Hkv), B, max_seqlen), kWgThreads, kDkdvSmem<D>, ctx.stream()>>>(
       dk, dv, dk_part, dv_part, dout, q, k, v, lse, Di, cu_seqlens, Hq, Hkv, scale, accumulate);
   R1_CUDA_LAUNCH_CHECK("attention_backward (wgmma dk, dv)");
 }
@@ -488,6 +498,8 @@ void launch_dq(Context& ctx, bf16* dq, const bf16* dout, const bf16* q, const bf
 }  // namespace
 
 bool wgmma_head_dim(int D) { return D == 64 || D == 128; }
+
+int dkdv_wgmma_parts(int Hq, int Hkv) { return dkdv_parts(Hq / Hkv); }
 
 void forward_wgmma(Context& ctx, bf16* out, float* lse, const bf16* q, const bf16* k, const bf16* v,
                    const int32_t* cu_seqlens, int B, int Hq, int Hkv, int D, int max_seqlen) {

@@ -16,8 +16,13 @@ bool wgmma_head_dim(int D);
 void forward_wgmma(Context& ctx, bf16* out, float* lse, const bf16* q, const bf16* k, const bf16* v,
                    const int32_t* cu_seqlens, int B, int Hq, int Hkv, int D, int max_seqlen);
 
-// The dk/dv kernel: with dk_part (grouped heads) each query head's float32 share goes to dk_part / dv_part
-// [T, Hq, D] for the group sum; otherwise dk (scaled by `scale`) and dv are written, or added with accumulate.
+// Partial sums per kv head that dkdv_wgmma leaves for attention_group_sum_kernel: a block adds up to 2 query
+// heads of a group, so ceil(G / 2); 1 means it writes dk / dv itself.
+int dkdv_wgmma_parts(int Hq, int Hkv);
+
+// The dk/dv kernel: with dkdv_wgmma_parts > 1 each block's float32 share goes to dk_part / dv_part
+// [T, Hkv * parts, D] for the group sum; otherwise dk (scaled by `scale`) and dv are written, or added with
+// accumulate.
 void dkdv_wgmma(Context& ctx, bf16* dk, bf16* dv, float* dk_part, float* dv_part, const bf16* dout, const bf16* q,
                 const bf16* k, const bf16* v, const float* lse, const float* Di, const int32_t* cu_seqlens, int B,
                 int Hq, int Hkv, int D, int max_seqlen, float scale, bool accumulate);
