@@ -221,7 +221,7 @@ attention_dkdv_kernel(bf16* dk, bf16* dv, float* dk_part, float* dv_part, const 
 
 // dk[t, g, :] += scale * sum over p (in order) of dk_part[t, g parts + p, :]; dv likewise, unscaled (= with
 // accumulate false). The partials are [T, Hkv * parts, D]: one per query head of the group for the mma.sync kernel
-// (parts = G), one per pair of heads for the wgmma one. One thread per 4 features of one (token, kv head).
+// (parts = G), one per 3 heads for the wgmma one. One thread per 4 features of one (token, kv head).
 __global__ void attention_group_sum_kernel(bf16* dk, bf16* dv, const float* dk_part, const float* dv_part,
                                            int64_t T, int Hkv, int parts, int D, float scale, bool accumulate) {
   const int64_t quads = T * Hkv * (D / 4);

@@ -253,9 +253,11 @@ __global__ void __launch_bounds__(kWgThreads)
 // Q / dout (and their rows' lse, Di) double-buffered. Shared memory: K, V, then 2 stages of (Q, dout), then
 // 2 stages of (lse log2 e [64], Di [64]).
 // A block takes up to this many query heads of a group one after the other, adding into the same accumulators:
-// the group sum then reads ceil(G / 2) partials per kv head instead of G (Qwen2.5-0.5B: 4 instead of 7), and a
-// group of 2 needs none.
-constexpr int kDkdvHeadsPerBlock = 2;
+// the group sum then reads ceil(G / 3) partials per kv head instead of G (Qwen2.5-0.5B: 3 instead of 7), and a
+// group of up to 3 needs none. Measured on an H100 at 8 x 1024 (backward, head dims 64 / 128): 2 heads per block
+// 0.217-0.231 / 0.367 ms, 3 heads 0.219-0.221 / 0.349-0.351, 4 heads 0.251 / 0.377 (the causal triangle's
+// longest blocks then outlast the rest of the grid).
+constexpr int kDkdvHeadsPerBlock = 3;
 __host__ __device__ constexpr int dkdv_parts(int G) { return (G + kDkdvHeadsPerBlock - 1) / kDkdvHeadsPerBlock; }
 
 template <int D>
