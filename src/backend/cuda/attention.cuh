@@ -63,4 +63,55 @@ __device__ __forceinline__ void load_tile_async(__nv_bfloat16* s, const __nv_bfl
   }
 }
 
+// Accumulator tiles of 16 rows per warp (mma.sync's m16n8 C fragments side by side, or a warp's share of a wgmma
+// m64nN accumulator: the same layout), held flat: d[4 j + i] is row row_a (i < 2) or row_a + 8 (i >= 2), column
+// 8 j + 2 q + (i & 1), with q = lane % 4.
+
+// lse (in base 2) and Di of this lane's two query rows (row_a, row_a + 8) of head h; rows past the end get
+// lse = +inf (so P = 0) and Di = 0.
+__device__ __forceinline__ void load_row_stats(float (&lse2)[2], float (&di)[2], const float* lse, const float* Di,
+                                               int s0, int row_a, int len, int Hq, int h) {
+#pragma unroll
+  for (int r = 0; r < 2; r++) {
+    const int row = row_a + 8 * r;
+    const int64_t idx = (int64_t(s0) + row) * Hq + h;
+    lse2[r] = row < len ? lse[idx] * kLog2e : INFINITY;
+    di[r] = row < len ? Di[idx] : 0.0f;
+  }
+}
+
+// dst row (float32) = accumulator row of a 16 x D tile d, for this lane's two rows (row_a at row_a_ptr, row_a + 8)
+// when they are valid.
+template <int D>
+__device__ __forceinline__ void store_rows_f32(float* row_a_ptr, int64_t row_stride, bool valid_a, bool valid_b,
+                                               const float* d) {
+  const int tq = int(threadIdx.x) % 4;
+#pragma unroll
+  for (int r = 0; r < 2; r++) {
+    if (!(r == 0 ? valid_a : valid_b)) continue;
+    float* dst = row_a_ptr + (r == 0 ? 0 : 8 * row_stride) + 2 * tq;
+#pragma unroll
+    for (int j = 0; j < D / 8; j++)
+      *reinterpret_cast<float2*>(dst + 8 * j) = make_float2(d[4 * j + 2 * r], d[4 * j + 2 * r + 1]);
+  }
+}
+
+// dst row (bf16) = scale * accumulator row, or += with accumulate (read-modify-write), for this lane's two rows.
+template <int D>
+__device__ __forceinline__ void store_rows_bf16(bf16* row_a_ptr, int64_t row_stride, bool valid_a, bool valid_b,
+                                                const float* d, float scale, bool accumulate) {
+  const int tq = int(threadIdx.x) % 4;
+#pragma unroll
+  for (int r = 0; r < 2; r++) {
+    if (!(r == 0 ? valid_a : valid_b)) continue;
+    bf16* dst = row_a_ptr + (r == 0 ? 0 : 8 * row_stride) + 2 * tq;
+#pragma unroll
+    for (int j = 0; j < D / 8; j++) {
+      auto* p = reinterpret_cast<__nv_bfloat162*>(dst + 8 * j);
+      const float2 old = accumulate ? __bfloat1622float2(*p) : make_float2(0.0f, 0.0f);
+      *p = __floats2bfloat162_rn(old.x + d[4 * j + 2 * r] * scale, old.y + d[4 * j + 2 * r + 1] * scale);
+    }
+  }
+}
+
 }  // namespace r1::cuda::attention

@@ -93,40 +93,6 @@ __device__ __forceinline__ void tile_times_tile_t(float (&s)[8][4], const bf16* 
   }
 }
 
-// dst[row, :] = acc row (float32) for the lane's two rows of a 16 x D accumulator.
-template <int D>
-__device__ __forceinline__ void store_rows(float* base, int64_t row_stride, int rows_valid_a, int rows_valid_b,
-                                           const float (&acc)[D / 8][4]) {
-  const int tq = threadIdx.x % 4;
-#pragma unroll
-  for (int r = 0; r < 2; r++) {
-    if (!(r == 0 ? rows_valid_a : rows_valid_b)) continue;
-    float* dst = base + (r == 0 ? 0 : 8 * row_stride) + 2 * tq;
-#pragma unroll
-    for (int dn = 0; dn < D / 8; dn++)
-      *reinterpret_cast<float2*>(dst + 8 * dn) = make_float2(acc[dn][2 * r], acc[dn][2 * r + 1]);
-  }
-}
-
-// dst[row, :] += scale * acc row (bf16, read-modify-write; with accumulate false, =) for the lane's two rows of a
-// 16 x D accumulator.
-template <int D>
-__device__ __forceinline__ void add_rows(bf16* base, int64_t row_stride, int rows_valid_a, int rows_valid_b,
-                                         const float (&acc)[D / 8][4], float scale, bool accumulate) {
-  const int tq = threadIdx.x % 4;
-#pragma unroll
-  for (int r = 0; r < 2; r++) {
-    if (!(r == 0 ? rows_valid_a : rows_valid_b)) continue;
-    bf16* dst = base + (r == 0 ? 0 : 8 * row_stride) + 2 * tq;
-#pragma unroll
-    for (int dn = 0; dn < D / 8; dn++) {
-      auto* p = reinterpret_cast<__nv_bfloat162*>(dst + 8 * dn);
-      const float2 old = accumulate ? __bfloat1622float2(*p) : make_float2(0.0f, 0.0f);
-      *p = __floats2bfloat162_rn(old.x + acc[dn][2 * r] * scale, old.y + acc[dn][2 * r + 1] * scale);
-    }
-  }
-}
-
 template <int D>
 __global__ void __launch_bounds__(kThreads)
 attention_dkdv_kernel(bf16* dk, bf16* dv, float* dk_part, float* dv_part, const bf16* dout, const bf16* q,
@@ -209,14 +175,14 @@ attention_dkdv_kernel(bf16* dk, bf16* dv, float* dk_part, float* dv_part, const 
   if (dk_part) {  // grouped: this head's share, summed over the group by attention_group_sum_kernel
     const int64_t stride = int64_t(Hq) * D;
     const int64_t base = (int64_t(s0) + key_a) * stride + int64_t(h) * D;
-    store_rows<D>(dk_part + base, stride, key_a < len, key_b < len, dk_acc);
-    store_rows<D>(dv_part + base, stride, key_a < len, key_b < len, dv_acc);
+    store_rows_f32<D>(dk_part + base, stride, key_a < len, key_b < len, &dk_acc[0][0]);
+    store_rows_f32<D>(dv_part + base, stride, key_a < len, key_b < len, &dv_acc[0][0]);
     return;
   }
   const int64_t stride = int64_t(Hkv) * D;
   const int64_t base = (int64_t(s0) + key_a) * stride + int64_t(g) * D;
-  add_rows<D>(dk + base, stride, key_a < len, key_b < len, dk_acc, scale, accumulate);
-  add_rows<D>(dv + base, stride, key_a < len, key_b < len, dv_acc, 1.0f, accumulate);
+  store_rows_bf16<D>(dk + base, stride, key_a < len, key_b < len, &dk_acc[0][0], scale, accumulate);
+  store_rows_bf16<D>(dv + base, stride, key_a < len, key_b < len, &dv_acc[0][0], 1.0f, accumulate);
 }
 
 // dk[t, g, :] += scale * sum over p (in order) of dk_part[t, g parts + p, :]; dv likewise, unscaled (= with
@@ -271,13 +237,7 @@ attention_dq_kernel(bf16* dq, const bf16* dout, const bf16* q, const bf16* k, co
   load_tile<D>(qs, q, s0, r0, len, Hq, h);
   load_tile<D>(dos, dout, s0, r0, len, Hq, h);
   float lse2[2], di[2];
-#pragma unroll
-  for (int r = 0; r < 2; r++) {
-    const int row = r == 0 ? row_a : row_b;
-    const int64_t idx = (int64_t(s0) + row) * Hq + h;
-    lse2[r] = row < len ? lse[idx] * kLog2e : INFINITY;
-    di[r] = row < len ? Di[idx] : 0.0f;
-  }
+  load_row_stats(lse2, di, lse, Di, s0, row_a, len, Hq, h);
   float dq_acc[D / 8][4];
   zero<D>(dq_acc);
 
@@ -323,8 +283,8 @@ attention_dq_kernel(bf16* dq, const bf16* dout, const bf16* q, const bf16* k, co
   }
 
   const int64_t stride = int64_t(Hq) * D;
-  add_rows<D>(dq + (int64_t(s0) + row_a) * stride + int64_t(h) * D, stride, row_a < len, row_b < len, dq_acc, scale,
-              accumulate);
+  store_rows_bf16<D>(dq + (int64_t(s0) + row_a) * stride + int64_t(h) * D, stride, row_a < len, row_b < len,
+                     &dq_acc[0][0], scale, accumulate);
 }
 
 // Partial dk / dv sums per kv head that the dk/dv kernel leaves for the group sum (1: none, it writes dk / dv).
