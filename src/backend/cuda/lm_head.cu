@@ -70,7 +70,8 @@ __device__ SoftmaxStats row_stats(const float* z, int V) {
   return block_stats(st);
 }
 
-// row_stats over a row of n4 float4s in shared memory: one 16-byte load and at most one rescale per 4 logits.
+// row_stats over a row of n4 float4s (16-byte aligned, in global or shared memory): one 16-byte load and at most
+// one rescale per 4 logits.
 __device__ SoftmaxStats row_stats4(const float4* z, int n4) {
   SoftmaxStats st{-INFINITY, 0.0f, 0.0f};
 #pragma unroll 2
