@@ -13,6 +13,8 @@
 // overlaps another's products (the mma.sync kernels stall their own warps on every product).
 #include <cuda_bf16.h>
 
+#include <type_traits>
+
 #include "backend/cuda/async_copy.cuh"
 #include "backend/cuda/attention.cuh"
 #include "backend/cuda/attention_wgmma.h"
@@ -113,34 +115,40 @@ __device__ __forceinline__ const unsigned char* kv_tile_landed(unsigned char* kv
   return kv + (n % 2) * 2 * kTileBytes<D>;
 }
 
-// One 16 x 64 score tile of this warp (keys j0 .. j0 + 63) folded into the online softmax: scaled to base 2, keys
-// after each row masked on the diagonal tile, the running row max m and this lane's partial row sum l updated,
-// and s turned into the unnormalised probabilities 2^(s - m); the output rows must be rescaled by corr. The
-// arithmetic of attention_forward.cu, whose mma.sync kernel keeps its own copy: through this function it ran 16%
-// slower at head dim 64 (0.105 -> 0.122 ms at 8 x 1024 on an H100).
-__device__ __forceinline__ void online_softmax_tile(float (&s)[32], float (&m)[2], float (&l)[2], float (&corr)[2],
-                                                    int j0, int row_a, bool diagonal, float scale_log2) {
+// Sets the scores of keys after their row to -inf: only the diagonal tile (keys j0 .. j0 + 63 against this lane's
+// rows row_a and row_a + 8) has any, so the other tiles pay no instruction for the mask.
+__device__ __forceinline__ void mask_after_rows(float (&s)[32], int j0, int row_a) {
   const int tq = int(threadIdx.x) % 4;
-  float mx[2] = {m[0], m[1]};
 #pragma unroll
   for (int i = 0; i < 32; i++) {
     const int key = j0 + 8 * (i / 4) + 2 * tq + (i & 1), row = row_a + ((i & 2) ? 8 : 0);
-    float x = s[i] * scale_log2;
-    if (diagonal && key > row) x = -INFINITY;
-    s[i] = x;
-    mx[(i >> 1) & 1] = fmaxf(mx[(i >> 1) & 1], x);
+    if (key > row) s[i] = -INFINITY;
   }
-  float rs[2] = {0.0f, 0.0f};
+}
+
+// One 16 x 64 score tile of this warp (already masked) folded into the online softmax in base 2: the running row
+// max m (of the scaled scores) and this lane's partial row sum l updated, and s turned into the unnormalised
+// probabilities 2^(s scale_log2 - m), one FFMA and one EX2 each (the max is taken over the raw scores: the scale
+// is positive). The output rows must be rescaled by corr. The arithmetic of attention_forward.cu, whose mma.sync
+// kernel keeps its own copy: through a shared function it ran 16% slower at head dim 64 (0.105 -> 0.122 ms).
+__device__ __forceinline__ void online_softmax_tile(float (&s)[32], float (&m)[2], float (&l)[2], float (&corr)[2],
+                                                    float scale_log2) {
+  float raw[2] = {-INFINITY, -INFINITY};
+#pragma unroll
+  for (int i = 0; i < 32; i++) raw[(i >> 1) & 1] = fmaxf(raw[(i >> 1) & 1], s[i]);
+  float rs[2] = {0.0f, 0.0f}, neg_m[2];
 #pragma unroll
   for (int r = 0; r < 2; r++) {
-    mx[r] = fmaxf(mx[r], __shfl_xor_sync(0xffffffffu, mx[r], 1));
-    mx[r] = fmaxf(mx[r], __shfl_xor_sync(0xffffffffu, mx[r], 2));
-    corr[r] = exp2f(m[r] - mx[r]);  // 0 on the first tile (m = -inf); key 0 makes mx finite there
-    m[r] = mx[r];
+    raw[r] = fmaxf(raw[r], __shfl_xor_sync(0xffffffffu, raw[r], 1));
+    raw[r] = fmaxf(raw[r], __shfl_xor_sync(0xffffffffu, raw[r], 2));
+    const float mx = fmaxf(m[r], raw[r] * scale_log2);
+    corr[r] = exp2f(m[r] - mx);  // 0 on the first tile (m = -inf); key 0 makes mx finite there
+    m[r] = mx;
+    neg_m[r] = -mx;
   }
 #pragma unroll
   for (int i = 0; i < 32; i++) {
-    s[i] = exp2f(s[i] - mx[(i >> 1) & 1]);
+    s[i] = exp2f(fmaf(s[i], scale_log2, neg_m[(i >> 1) & 1]));
     rs[(i >> 1) & 1] += s[i];
   }
   // l stays a per-lane partial sum (the quad's lanes share m), reduced over the quad once at the end.
@@ -202,7 +210,8 @@ __global__ void __launch_bounds__(kWgThreads)
     wgmma_fence_operands(s);
 
     float corr[2];
-    online_softmax_tile(s, m, l, corr, j0, row_a, j0 == r0, scale_log2);
+    if (j0 == r0) mask_after_rows(s, j0, row_a);
+    online_softmax_tile(s, m, l, corr, scale_log2);
 #pragma unroll
     for (int i = 0; i < D / 2; i++) o[i] *= corr[(i >> 1) & 1];
 
@@ -319,15 +328,19 @@ __global__ void __launch_bounds__(kWgThreads)
     wgmma_fence_operands(pt);
     wgmma_fence_operands(dst);
 
-    const bool diagonal = i0 == j0;  // some query of the tile precedes some key
+    // P^T = exp(S^T - lse), dS^T = P^T (dP^T - Di); on the diagonal tile (i0 == j0) queries before a key get P = 0.
+    auto probabilities = [&](auto diagonal) {
 #pragma unroll
-    for (int i = 0; i < 32; i++) {
-      const int qi = 8 * (i / 4) + 2 * tq + (i & 1), key = (i & 2) ? key_b : key_a;
-      float pv = exp2f(pt[i] * scale_log2 - lse_s[qi]);
-      if (diagonal && i0 + qi < key) pv = 0.0f;
-      pt[i] = pv;
-      dst[i] = pv * (dst[i] - di_s[qi]);
-    }
+      for (int i = 0; i < 32; i++) {
+        const int qi = 8 * (i / 4) + 2 * tq + (i & 1);
+        float pv = exp2f(pt[i] * scale_log2 - lse_s[qi]);
+        if constexpr (diagonal) pv = i0 + qi < ((i & 2) ? key_b : key_a) ? 0.0f : pv;
+        pt[i] = pv;
+        dst[i] = pv * (dst[i] - di_s[qi]);
+      }
+    };
+    if (i0 == j0) probabilities(std::true_type{});
+    else probabilities(std::false_type{});
     uint32_t pf[4][4], dsf[4][4];
     pack_fragments(pf, pt);
     pack_fragments(dsf, dst);
@@ -409,14 +422,18 @@ __global__ void __launch_bounds__(kWgThreads)
     wgmma_fence_operands(s);
     wgmma_fence_operands(ds);
 
-    const bool diagonal = j0 == r0;
+    // dS = P (dP - Di); on the diagonal tile (j0 == r0) keys after a row get P = 0.
+    auto score_gradients = [&](auto diagonal) {
 #pragma unroll
-    for (int i = 0; i < 32; i++) {
-      const int key = j0 + 8 * (i / 4) + 2 * tq + (i & 1), row = (i & 2) ? row_b : row_a;
-      float pv = exp2f(s[i] * scale_log2 - lse2[(i >> 1) & 1]);
-      if (diagonal && key > row) pv = 0.0f;
-      ds[i] = pv * (ds[i] - di[(i >> 1) & 1]);
-    }
+      for (int i = 0; i < 32; i++) {
+        float pv = exp2f(s[i] * scale_log2 - lse2[(i >> 1) & 1]);
+        if constexpr (diagonal)
+          pv = j0 + 8 * (i / 4) + 2 * tq + (i & 1) > ((i & 2) ? row_b : row_a) ? 0.0f : pv;
+        ds[i] = pv * (ds[i] - di[(i >> 1) & 1]);
+      }
+    };
+    if (j0 == r0) score_gradients(std::true_type{});
+    else score_gradients(std::false_type{});
     uint32_t dsf[4][4];
     pack_fragments(dsf, ds);
     wgmma_fence_operands(dq_acc);
