@@ -87,6 +87,20 @@ __device__ __forceinline__ void issue_rows_times_rows(float (&d)[32], const unsi
   }
 }
 
+// The two score products of a tile pair, d1 = A1 B1^T and d2 = A2 B2^T over the head dim (S and dP, or their
+// transposes), issued together and waited for.
+template <int D>
+__device__ __forceinline__ void score_products(float (&d1)[32], const unsigned char* a1, const unsigned char* b1,
+                                               float (&d2)[32], const unsigned char* a2, const unsigned char* b2) {
+  wgmma_fence();
+  issue_rows_times_rows<D>(d1, a1, b1);
+  issue_rows_times_rows<D>(d2, a2, b2);
+  wgmma_commit();
+  wgmma_wait<0>();
+  wgmma_fence_operands(d1);
+  wgmma_fence_operands(d2);
+}
+
 // d[64 x D] += P B over the 64 rows of B, P given as A fragments per 16 rows, B a swizzled [64][D] tile read
 // MN-major (its column blocks are wgmma_desc_mn's 8 KiB apart). Issued, not waited for.
 template <int D>
@@ -320,13 +334,7 @@ __global__ void __launch_bounds__(kWgThreads)
     const float* di_s = lse_s + kTile;
 
     float pt[32], dst[32];  // S^T = K Q^T, dP^T = V dout^T: [64 keys x 64 queries]
-    wgmma_fence();
-    issue_rows_times_rows<D>(pt, ks, qt);
-    issue_rows_times_rows<D>(dst, vs, dot);
-    wgmma_commit();
-    wgmma_wait<0>();
-    wgmma_fence_operands(pt);
-    wgmma_fence_operands(dst);
+    score_products<D>(pt, ks, qt, dst, vs, dot);
 
     // P^T = exp(S^T - lse), dS^T = P^T (dP^T - Di); on the diagonal tile (i0 == j0) queries before a key get P = 0.
     auto probabilities = [&](auto diagonal) {
@@ -414,13 +422,7 @@ __global__ void __launch_bounds__(kWgThreads)
     const unsigned char* vs = ks + kTileBytes<D>;
 
     float s[32], ds[32];  // S = Q K^T, dP = dout V^T
-    wgmma_fence();
-    issue_rows_times_rows<D>(s, qs, ks);
-    issue_rows_times_rows<D>(ds, dos, vs);
-    wgmma_commit();
-    wgmma_wait<0>();
-    wgmma_fence_operands(s);
-    wgmma_fence_operands(ds);
+    score_products<D>(s, qs, ks, ds, dos, vs);
 
     // dS = P (dP - Di); on the diagonal tile (j0 == r0) keys after a row get P = 0.
     auto score_gradients = [&](auto diagonal) {
