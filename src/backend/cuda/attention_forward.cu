@@ -174,7 +174,7 @@ void attention_forward(Context& ctx, bf16* out, float* lse, const bf16* q, const
   R1_CHECK(aligned16(out) && aligned16(q) && aligned16(k) && aligned16(v),
            "attention_forward: q, k, v and out must be 16-byte aligned");
   if (ctx.attention_wgmma() && attention::wgmma_head_dim(D))
-    return attention::forward_wgmma(ctx, out, lse, q, k, v, cu_seqlens, B, Hq, Hkv, D, max_seqlen);
+    return attention::forward_wgmma(ctx, out, lse, q, k, v, cu_seqlens, B, T, Hq, Hkv, D, max_seqlen);
   switch (D) {
     case 32: return launch<32>(ctx, out, lse, q, k, v, cu_seqlens, B, Hq, Hkv, max_seqlen);
     case 64: return launch<64>(ctx, out, lse, q, k, v, cu_seqlens, B, Hq, Hkv, max_seqlen);

@@ -22,6 +22,7 @@
 #include "backend/cuda/cluster_launch.cuh"
 #include "backend/cuda/common.cuh"
 #include "backend/cuda/mma.cuh"
+#include "backend/cuda/tma.cuh"
 #include "backend/cuda/wgmma.cuh"
 #include "core/error.h"
 
@@ -34,6 +35,11 @@ constexpr int kWgThreads = 128;           // one warpgroup
 
 template <int D>
 constexpr int kTileBytes = kBlockBytes * (D / 64);  // [64][D]: D / 64 column blocks, one after the other
+
+// The tensor maps of q, k, v (and dout) as 2-D matrices [T, heads x D], read in boxes of 64 rows x 64 dims.
+struct HeadMaps {
+  CUtensorMap q, k, v, dout;
+};
 
 // The device code below exists in the sm_90a pass only (the compute_90 PTX pass compiles the kernels empty).
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
@@ -65,6 +71,16 @@ template <int N>
 __device__ __forceinline__ void zero(float (&d)[N]) {
 #pragma unroll
   for (int i = 0; i < N; i++) d[i] = 0.0f;
+}
+
+// One thread's request for rows r0 .. r0 + 63 of head `head` (all D / 64 column blocks) into a swizzled tile,
+// completing on `bar`. Rows past the tensor's end arrive as zeros; rows past the sequence's end are the next
+// sequence's (callers never use them: such keys are masked for every valid row, such query rows not stored).
+template <int D>
+__device__ __forceinline__ void tma_tile(unsigned char* dst, const CUtensorMap* map, int row, int head, uint32_t bar) {
+#pragma unroll
+  for (int blk = 0; blk < D / 64; blk++)
+    tma_load_2d(shared_addr(dst + blk * kBlockBytes), map, head * D + blk * 64, row, bar);
 }
 
 // Makes this thread's finished cp.async writes visible to the tensor cores' reads, then waits for the block.
@@ -188,12 +204,14 @@ constexpr size_t kForwardSmem = 5 * kTileBytes<D> + 1024;
 
 template <int D>
 __global__ void __launch_bounds__(kWgThreads)
-    forward_kernel(bf16* out, float* lse, const bf16* q, const bf16* k, const bf16* v, const int32_t* cu_seqlens,
-                   int Hq, int Hkv, float scale_log2) {
+    forward_kernel(bf16* out, float* lse, const __grid_constant__ HeadMaps maps, const int32_t* cu_seqlens, int Hq,
+                   int Hkv, float scale_log2) {
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
   extern __shared__ __align__(16) unsigned char smem_raw[];
   unsigned char* qs = aligned_smem(smem_raw);
   unsigned char* kv = qs + kTileBytes<D>;  // stage s: K at kv + 2 s kTileBytes<D>, V after it
+  __shared__ __align__(8) uint64_t full[2];  // stage s's tiles have landed (Q with stage 0's first tile)
+  const uint32_t full_addr = shared_addr(full);
 
   const int h = blockIdx.x, b = blockIdx.y, g = h / (Hq / Hkv);
   const int s0 = cu_seqlens[b], len = cu_seqlens[b + 1] - s0;
@@ -201,19 +219,35 @@ __global__ void __launch_bounds__(kWgThreads)
   if (r0 >= len) return;
   const int warp = int(threadIdx.x) / 32, lane = int(threadIdx.x) % 32, tq = lane % 4;
   const int row_a = r0 + 16 * warp + lane / 4, row_b = row_a + 8;
+  const bool producer = threadIdx.x == 0;
 
   const int tiles = r0 / kTile + 1;  // key tiles 0 .. the diagonal one
-  load_tile_swizzled<D>(qs, q, s0, r0, len, Hq, h);
-  load_tile_swizzled<D>(kv, k, s0, 0, len, Hkv, g);
-  load_tile_swizzled<D>(kv + kTileBytes<D>, v, s0, 0, len, Hkv, g);
-  cp_async_commit();
+  // Tile n's K and V into stage n % 2 (one thread), completing phase n / 2 of that stage's barrier.
+  auto request = [&](int n) {
+    unsigned char* stage = kv + (n % 2) * 2 * kTileBytes<D>;
+    const uint32_t bar = full_addr + 8 * (n % 2);
+    mbarrier_expect_bytes(bar, uint32_t(2 * kTileBytes<D> + (n == 0 ? kTileBytes<D> : 0)));
+    if (n == 0) tma_tile<D>(qs, &maps.q, s0 + r0, h, bar);
+    tma_tile<D>(stage, &maps.k, s0 + n * kTile, g, bar);
+    tma_tile<D>(stage + kTileBytes<D>, &maps.v, s0 + n * kTile, g, bar);
+  };
+  if (producer) {
+    mbarrier_init(full_addr, 1);
+    mbarrier_init(full_addr + 8, 1);
+    mbarrier_init_fence();
+    request(0);
+  }
+  __syncthreads();
 
   float o[D / 2];
   zero(o);
   float m[2] = {-INFINITY, -INFINITY}, l[2] = {0.0f, 0.0f};
   for (int n = 0; n < tiles; n++) {
     const int j0 = n * kTile;
-    const unsigned char* ks = kv_tile_landed<D>(kv, n, tiles, k, v, s0, len, Hkv, g);
+    // Stage (n + 1) % 2 was last read by step n - 1, which every warp has finished (the barrier ending it).
+    if (producer && n + 1 < tiles) request(n + 1);
+    mbarrier_wait(full_addr + 8 * (n % 2), uint32_t((n / 2) & 1));
+    const unsigned char* ks = kv + (n % 2) * 2 * kTileBytes<D>;
     const unsigned char* vs = ks + kTileBytes<D>;
 
     float s[32];
@@ -457,11 +491,15 @@ __global__ void __launch_bounds__(kWgThreads)
 
 template <int D>
 void launch_forward(Context& ctx, bf16* out, float* lse, const bf16* q, const bf16* k, const bf16* v,
-                    const int32_t* cu_seqlens, int B, int Hq, int Hkv, int max_seqlen) {
+                    const int32_t* cu_seqlens, int B, int T, int Hq, int Hkv, int max_seqlen) {
   static const bool configured = configure_kernel("attention_forward (wgmma)", forward_kernel<D>, kForwardSmem<D>);
   (void)configured;
+  HeadMaps maps{};
+  maps.q = tma_map_bf16(q, T, int64_t(Hq) * D, kTile, "attention_forward (wgmma)");
+  maps.k = tma_map_bf16(k, T, int64_t(Hkv) * D, kTile, "attention_forward (wgmma)");
+  maps.v = tma_map_bf16(v, T, int64_t(Hkv) * D, kTile, "attention_forward (wgmma)");
   forward_kernel<D><<<tile_grid(Hq, B, max_seqlen), kWgThreads, kForwardSmem<D>, ctx.stream()>>>(
-      out, lse, q, k, v, cu_seqlens, Hq, Hkv, kLog2e / sqrtf(float(D)));
+      out, lse, maps, cu_seqlens, Hq, Hkv, kLog2e / sqrtf(float(D)));
   R1_CUDA_LAUNCH_CHECK("attention_forward (wgmma)");
 }
 
@@ -496,10 +534,10 @@ bool wgmma_head_dim(int D) { return D == 64 || D == 128; }
 int dkdv_wgmma_parts(int Hq, int Hkv) { return dkdv_parts(Hq / Hkv); }
 
 void forward_wgmma(Context& ctx, bf16* out, float* lse, const bf16* q, const bf16* k, const bf16* v,
-                   const int32_t* cu_seqlens, int B, int Hq, int Hkv, int D, int max_seqlen) {
-  if (D == 64) return launch_forward<64>(ctx, out, lse, q, k, v, cu_seqlens, B, Hq, Hkv, max_seqlen);
+                   const int32_t* cu_seqlens, int B, int T, int Hq, int Hkv, int D, int max_seqlen) {
+  if (D == 64) return launch_forward<64>(ctx, out, lse, q, k, v, cu_seqlens, B, T, Hq, Hkv, max_seqlen);
   R1_CHECK(D == 128, "attention_forward (wgmma): head dim must be 64 or 128");
-  launch_forward<128>(ctx, out, lse, q, k, v, cu_seqlens, B, Hq, Hkv, max_seqlen);
+  launch_forward<128>(ctx, out, lse, q, k, v, cu_seqlens, B, T, Hq, Hkv, max_seqlen);
 }
 
 void dkdv_wgmma(Context& ctx, bf16* dk, bf16* dv, float* dk_part, float* dv_part, const bf16* dout, const bf16* q,

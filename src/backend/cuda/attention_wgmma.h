@@ -14,7 +14,7 @@ bool wgmma_head_dim(int D);
 
 // out, lse as attention_forward.
 void forward_wgmma(Context& ctx, bf16* out, float* lse, const bf16* q, const bf16* k, const bf16* v,
-                   const int32_t* cu_seqlens, int B, int Hq, int Hkv, int D, int max_seqlen);
+                   const int32_t* cu_seqlens, int B, int T, int Hq, int Hkv, int D, int max_seqlen);
 
 // Partial sums per kv head that dkdv_wgmma leaves for attention_group_sum_kernel: a block adds up to 3 query
 // heads of a group, so ceil(G / 3); 1 means it writes dk / dv itself.
