@@ -320,7 +320,7 @@ void launch(Context& ctx, bf16* dq, bf16* dk, bf16* dv, float* dk_part, float* d
   }
 
   if (wgmma)
-    return attention::dq_wgmma(ctx, dq, dout, q, k, v, lse, Di, cu_seqlens, B, Hq, Hkv, D, max_seqlen, scale,
+    return attention::dq_wgmma(ctx, dq, dout, q, k, v, lse, Di, cu_seqlens, B, T, Hq, Hkv, D, max_seqlen, scale,
                                accumulate);
   const size_t smem_q = sizeof(bf16) * 6 * kTile * ld<D>();
   auto dqk = attention_dq_kernel<D>;

@@ -127,21 +127,24 @@ __device__ __forceinline__ void issue_regs_times_tile(float (&d)[D / 2], const u
   for (int kk = 0; kk < 4; kk++) wgmma_bf16_rs_mn<D>(d, p[kk], wgmma_desc_mn(sb + kk * 16 * 128));
 }
 
-// The key-tile walk of the forward and dq kernels, K/V double-buffered: copies tile n + 1 (if any) into the other
-// stage, waits for tile n, and returns its K (V follows it). The caller ends each step with a barrier, so the
-// stage copied into is free.
+// The key-tile walk of the forward and dq kernels, by TMA: K/V tile n lands in stage n % 2 (K, then V), whose
+// mbarrier at bars + 8 (n % 2) completes phase n / 2. One thread requests tile n + 1 while tile n is computed on;
+// the block barrier ending each step frees the stage it refills. `extra` bytes (the block's own Q / dout tiles,
+// requested by the caller on the same barrier) ride on tile 0.
 template <int D>
-__device__ __forceinline__ const unsigned char* kv_tile_landed(unsigned char* kv, int n, int tiles, const bf16* k,
-                                                               const bf16* v, int s0, int len, int Hkv, int g) {
-  if (n + 1 < tiles) {
-    unsigned char* next = kv + ((n + 1) % 2) * 2 * kTileBytes<D>;
-    load_tile_swizzled<D>(next, k, s0, (n + 1) * kTile, len, Hkv, g);
-    load_tile_swizzled<D>(next + kTileBytes<D>, v, s0, (n + 1) * kTile, len, Hkv, g);
-    cp_async_commit();
-    tiles_landed<1>();
-  } else {
-    tiles_landed<0>();
-  }
+__device__ __forceinline__ void request_kv(unsigned char* kv, uint32_t bars, const HeadMaps& maps, int n, int s0,
+                                           int g, uint32_t extra = 0) {
+  unsigned char* stage = kv + (n % 2) * 2 * kTileBytes<D>;
+  const uint32_t bar = bars + 8 * (n % 2);
+  mbarrier_expect_bytes(bar, uint32_t(2 * kTileBytes<D>) + extra);
+  tma_tile<D>(stage, &maps.k, s0 + n * kTile, g, bar);
+  tma_tile<D>(stage + kTileBytes<D>, &maps.v, s0 + n * kTile, g, bar);
+}
+
+// Waits for K/V tile n and returns its K (V follows it).
+template <int D>
+__device__ __forceinline__ const unsigned char* kv_landed(const unsigned char* kv, uint32_t bars, int n) {
+  mbarrier_wait(bars + 8 * (n % 2), uint32_t((n / 2) & 1));
   return kv + (n % 2) * 2 * kTileBytes<D>;
 }
 
@@ -210,7 +213,7 @@ __global__ void __launch_bounds__(kWgThreads)
   extern __shared__ __align__(16) unsigned char smem_raw[];
   unsigned char* qs = aligned_smem(smem_raw);
   unsigned char* kv = qs + kTileBytes<D>;  // stage s: K at kv + 2 s kTileBytes<D>, V after it
-  __shared__ __align__(8) uint64_t full[2];  // stage s's tiles have landed (Q with stage 0's first tile)
+  __shared__ __align__(8) uint64_t full[2];  // K/V stage s has landed (and Q, with tile 0)
   const uint32_t full_addr = shared_addr(full);
 
   const int h = blockIdx.x, b = blockIdx.y, g = h / (Hq / Hkv);
@@ -222,20 +225,12 @@ __global__ void __launch_bounds__(kWgThreads)
   const bool producer = threadIdx.x == 0;
 
   const int tiles = r0 / kTile + 1;  // key tiles 0 .. the diagonal one
-  // Tile n's K and V into stage n % 2 (one thread), completing phase n / 2 of that stage's barrier.
-  auto request = [&](int n) {
-    unsigned char* stage = kv + (n % 2) * 2 * kTileBytes<D>;
-    const uint32_t bar = full_addr + 8 * (n % 2);
-    mbarrier_expect_bytes(bar, uint32_t(2 * kTileBytes<D> + (n == 0 ? kTileBytes<D> : 0)));
-    if (n == 0) tma_tile<D>(qs, &maps.q, s0 + r0, h, bar);
-    tma_tile<D>(stage, &maps.k, s0 + n * kTile, g, bar);
-    tma_tile<D>(stage + kTileBytes<D>, &maps.v, s0 + n * kTile, g, bar);
-  };
   if (producer) {
     mbarrier_init(full_addr, 1);
     mbarrier_init(full_addr + 8, 1);
     mbarrier_init_fence();
-    request(0);
+    request_kv<D>(kv, full_addr, maps, 0, s0, g, kTileBytes<D>);
+    tma_tile<D>(qs, &maps.q, s0 + r0, h, full_addr);
   }
   __syncthreads();
 
@@ -244,10 +239,8 @@ __global__ void __launch_bounds__(kWgThreads)
   float m[2] = {-INFINITY, -INFINITY}, l[2] = {0.0f, 0.0f};
   for (int n = 0; n < tiles; n++) {
     const int j0 = n * kTile;
-    // Stage (n + 1) % 2 was last read by step n - 1, which every warp has finished (the barrier ending it).
-    if (producer && n + 1 < tiles) request(n + 1);
-    mbarrier_wait(full_addr + 8 * (n % 2), uint32_t((n / 2) & 1));
-    const unsigned char* ks = kv + (n % 2) * 2 * kTileBytes<D>;
+    if (producer && n + 1 < tiles) request_kv<D>(kv, full_addr, maps, n + 1, s0, g);
+    const unsigned char* ks = kv_landed<D>(kv, full_addr, n);
     const unsigned char* vs = ks + kTileBytes<D>;
 
     float s[32];
@@ -422,13 +415,15 @@ constexpr size_t kDqSmem = 6 * kTileBytes<D> + 1024;
 
 template <int D>
 __global__ void __launch_bounds__(kWgThreads)
-    dq_kernel(bf16* dq, const bf16* dout, const bf16* q, const bf16* k, const bf16* v, const float* lse,
-              const float* Di, const int32_t* cu_seqlens, int Hq, int Hkv, float scale, bool accumulate) {
+    dq_kernel(bf16* dq, const __grid_constant__ HeadMaps maps, const float* lse, const float* Di,
+              const int32_t* cu_seqlens, int Hq, int Hkv, float scale, bool accumulate) {
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
   extern __shared__ __align__(16) unsigned char smem_raw[];
   unsigned char* qs = aligned_smem(smem_raw);
   unsigned char* dos = qs + kTileBytes<D>;
   unsigned char* kv = dos + kTileBytes<D>;
+  __shared__ __align__(8) uint64_t full[2];  // K/V stage s has landed (and Q, dout, with tile 0)
+  const uint32_t full_addr = shared_addr(full);
 
   const int h = blockIdx.x, b = blockIdx.y, g = h / (Hq / Hkv);
   const int s0 = cu_seqlens[b], len = cu_seqlens[b + 1] - s0;
@@ -441,18 +436,25 @@ __global__ void __launch_bounds__(kWgThreads)
   float lse2[2], di[2];
   load_row_stats(lse2, di, lse, Di, s0, row_a, len, Hq, h);
 
+  // Query rows past the sequence's end hold the next sequence's values; their lse of +inf makes their P zero.
   const int tiles = r0 / kTile + 1;
-  load_tile_swizzled<D>(qs, q, s0, r0, len, Hq, h);
-  load_tile_swizzled<D>(dos, dout, s0, r0, len, Hq, h);
-  load_tile_swizzled<D>(kv, k, s0, 0, len, Hkv, g);
-  load_tile_swizzled<D>(kv + kTileBytes<D>, v, s0, 0, len, Hkv, g);
-  cp_async_commit();
+  const bool producer = threadIdx.x == 0;
+  if (producer) {
+    mbarrier_init(full_addr, 1);
+    mbarrier_init(full_addr + 8, 1);
+    mbarrier_init_fence();
+    request_kv<D>(kv, full_addr, maps, 0, s0, g, 2 * kTileBytes<D>);
+    tma_tile<D>(qs, &maps.q, s0 + r0, h, full_addr);
+    tma_tile<D>(dos, &maps.dout, s0 + r0, h, full_addr);
+  }
+  __syncthreads();
 
   float dq_acc[D / 2];
   zero(dq_acc);
   for (int n = 0; n < tiles; n++) {
     const int j0 = n * kTile;
-    const unsigned char* ks = kv_tile_landed<D>(kv, n, tiles, k, v, s0, len, Hkv, g);
+    if (producer && n + 1 < tiles) request_kv<D>(kv, full_addr, maps, n + 1, s0, g);
+    const unsigned char* ks = kv_landed<D>(kv, full_addr, n);
     const unsigned char* vs = ks + kTileBytes<D>;
 
     float s[32], ds[32];  // S = Q K^T, dP = dout V^T
@@ -489,15 +491,23 @@ __global__ void __launch_bounds__(kWgThreads)
 #endif
 }
 
+// The tensor maps of the kernels' operands ([T, heads x D] in 64 x 64 boxes); dout may be null (forward).
+HeadMaps head_maps(const bf16* q, const bf16* k, const bf16* v, const bf16* dout, int T, int Hq, int Hkv, int D,
+                   const char* op) {
+  HeadMaps maps{};
+  maps.q = tma_map_bf16(q, T, int64_t(Hq) * D, kTile, op);
+  maps.k = tma_map_bf16(k, T, int64_t(Hkv) * D, kTile, op);
+  maps.v = tma_map_bf16(v, T, int64_t(Hkv) * D, kTile, op);
+  if (dout) maps.dout = tma_map_bf16(dout, T, int64_t(Hq) * D, kTile, op);
+  return maps;
+}
+
 template <int D>
 void launch_forward(Context& ctx, bf16* out, float* lse, const bf16* q, const bf16* k, const bf16* v,
                     const int32_t* cu_seqlens, int B, int T, int Hq, int Hkv, int max_seqlen) {
   static const bool configured = configure_kernel("attention_forward (wgmma)", forward_kernel<D>, kForwardSmem<D>);
   (void)configured;
-  HeadMaps maps{};
-  maps.q = tma_map_bf16(q, T, int64_t(Hq) * D, kTile, "attention_forward (wgmma)");
-  maps.k = tma_map_bf16(k, T, int64_t(Hkv) * D, kTile, "attention_forward (wgmma)");
-  maps.v = tma_map_bf16(v, T, int64_t(Hkv) * D, kTile, "attention_forward (wgmma)");
+  const HeadMaps maps = head_maps(q, k, v, nullptr, T, Hq, Hkv, D, "attention_forward (wgmma)");
   forward_kernel<D><<<tile_grid(Hq, B, max_seqlen), kWgThreads, kForwardSmem<D>, ctx.stream()>>>(
       out, lse, maps, cu_seqlens, Hq, Hkv, kLog2e / sqrtf(float(D)));
   R1_CUDA_LAUNCH_CHECK("attention_forward (wgmma)");
@@ -518,12 +528,13 @@ void launch_dkdv(Context& ctx, bf16* dk, bf16* dv, float* dk_part, float* dv_par
 
 template <int D>
 void launch_dq(Context& ctx, bf16* dq, const bf16* dout, const bf16* q, const bf16* k, const bf16* v,
-               const float* lse, const float* Di, const int32_t* cu_seqlens, int B, int Hq, int Hkv, int max_seqlen,
-               float scale, bool accumulate) {
+               const float* lse, const float* Di, const int32_t* cu_seqlens, int B, int T, int Hq, int Hkv,
+               int max_seqlen, float scale, bool accumulate) {
   static const bool configured = configure_kernel("attention_backward (wgmma dq)", dq_kernel<D>, kDqSmem<D>);
   (void)configured;
+  const HeadMaps maps = head_maps(q, k, v, dout, T, Hq, Hkv, D, "attention_backward (wgmma dq)");
   dq_kernel<D><<<tile_grid(Hq, B, max_seqlen), kWgThreads, kDqSmem<D>, ctx.stream()>>>(
-      dq, dout, q, k, v, lse, Di, cu_seqlens, Hq, Hkv, scale, accumulate);
+      dq, maps, lse, Di, cu_seqlens, Hq, Hkv, scale, accumulate);
   R1_CUDA_LAUNCH_CHECK("attention_backward (wgmma dq)");
 }
 
@@ -552,12 +563,12 @@ void dkdv_wgmma(Context& ctx, bf16* dk, bf16* dv, float* dk_part, float* dv_part
 }
 
 void dq_wgmma(Context& ctx, bf16* dq, const bf16* dout, const bf16* q, const bf16* k, const bf16* v,
-              const float* lse, const float* Di, const int32_t* cu_seqlens, int B, int Hq, int Hkv, int D,
+              const float* lse, const float* Di, const int32_t* cu_seqlens, int B, int T, int Hq, int Hkv, int D,
               int max_seqlen, float scale, bool accumulate) {
   if (D == 64)
-    return launch_dq<64>(ctx, dq, dout, q, k, v, lse, Di, cu_seqlens, B, Hq, Hkv, max_seqlen, scale, accumulate);
+    return launch_dq<64>(ctx, dq, dout, q, k, v, lse, Di, cu_seqlens, B, T, Hq, Hkv, max_seqlen, scale, accumulate);
   R1_CHECK(D == 128, "attention_backward (wgmma): head dim must be 64 or 128");
-  launch_dq<128>(ctx, dq, dout, q, k, v, lse, Di, cu_seqlens, B, Hq, Hkv, max_seqlen, scale, accumulate);
+  launch_dq<128>(ctx, dq, dout, q, k, v, lse, Di, cu_seqlens, B, T, Hq, Hkv, max_seqlen, scale, accumulate);
 }
 
 }  // namespace r1::cuda::attention

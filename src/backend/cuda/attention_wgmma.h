@@ -29,7 +29,7 @@ void dkdv_wgmma(Context& ctx, bf16* dk, bf16* dv, float* dk_part, float* dv_part
 
 // dq = scale * dS K, written (or added with accumulate).
 void dq_wgmma(Context& ctx, bf16* dq, const bf16* dout, const bf16* q, const bf16* k, const bf16* v,
-              const float* lse, const float* Di, const int32_t* cu_seqlens, int B, int Hq, int Hkv, int D,
+              const float* lse, const float* Di, const int32_t* cu_seqlens, int B, int T, int Hq, int Hkv, int D,
               int max_seqlen, float scale, bool accumulate);
 
 }  // namespace r1::cuda::attention
