@@ -300,7 +300,7 @@ void launch(Context& ctx, bf16* dq, bf16* dk, bf16* dv, float* dk_part, float* d
   const float scale = 1.0f / sqrtf(float(D));
   const bool wgmma = ctx.attention_wgmma() && attention::wgmma_head_dim(D);
   if (wgmma) {
-    attention::dkdv_wgmma(ctx, dk, dv, dk_part, dv_part, dout, q, k, v, lse, Di, cu_seqlens, B, Hq, Hkv, D,
+    attention::dkdv_wgmma(ctx, dk, dv, dk_part, dv_part, dout, q, k, v, lse, Di, cu_seqlens, B, T, Hq, Hkv, D,
                           max_seqlen, scale, accumulate);
   } else {
     const size_t smem_kv = sizeof(bf16) * 6 * kTile * ld<D>() + sizeof(float) * 4 * kTile;

@@ -3,7 +3,9 @@
 // decomposition, masking, online softmax and deterministic reductions (see those files for the arithmetic),
 // but each block is one warpgroup whose products are m64nNk16 wgmmas (N = 64 for scores, D for outputs):
 //   - tiles of 64 rows x D dims live in shared memory as D / 64 column blocks of 128-byte-swizzled rows
-//     (wgmma.cuh), copied with cp.async (rows past a sequence's end arrive as zeros);
+//     (wgmma.cuh), copied by TMA (tma.cuh): one thread requests whole 64 x 64 boxes, an mbarrier per stage says
+//     when they landed, and the other threads issue no copies (with cp.async from every thread the kernels were
+//     bound by instruction issue);
 //   - products whose reduction runs over the head dim (S = Q K^T, dP = dout V^T and their transposes) read both
 //     tiles in place as K-major operands;
 //   - products whose reduction runs over the rows (O += P V, dQ += dS K, dV += P^T dout, dK += dS^T Q) take the
@@ -15,7 +17,6 @@
 
 #include <type_traits>
 
-#include "backend/cuda/async_copy.cuh"
 #include "backend/cuda/attention.cuh"
 #include "backend/cuda/attention_wgmma.h"
 #include "backend/cuda/check.h"
@@ -53,20 +54,6 @@ __device__ __forceinline__ unsigned char* aligned_smem(unsigned char* raw) {
   return raw + (1024 - shared_addr(raw) % 1024) % 1024;
 }
 
-// cp.async of rows r0 .. r0 + 63 of head `head` of a [T, heads, D] tensor (the sequence starting at token s0,
-// `len` tokens long) into a swizzled tile; rows past the end become zeros.
-template <int D>
-__device__ __forceinline__ void load_tile_swizzled(unsigned char* dst, const bf16* src, int s0, int r0, int len,
-                                                   int heads, int head) {
-  constexpr int kChunks = D / 8;  // 16-byte chunks per row
-  for (int e = int(threadIdx.x); e < kTile * kChunks; e += kWgThreads) {
-    const int r = e / kChunks, c = e % kChunks;
-    const bool ok = r0 + r < len;
-    cp_async16(dst + (c / 8) * kBlockBytes + swizzle128(r, c % 8),
-               ok ? src + ((int64_t(s0) + r0 + r) * heads + head) * D + 8 * c : src, ok);
-  }
-}
-
 template <int N>
 __device__ __forceinline__ void zero(float (&d)[N]) {
 #pragma unroll
@@ -81,14 +68,6 @@ __device__ __forceinline__ void tma_tile(unsigned char* dst, const CUtensorMap* 
 #pragma unroll
   for (int blk = 0; blk < D / 64; blk++)
     tma_load_2d(shared_addr(dst + blk * kBlockBytes), map, head * D + blk * 64, row, bar);
-}
-
-// Makes this thread's finished cp.async writes visible to the tensor cores' reads, then waits for the block.
-template <int pending>
-__device__ __forceinline__ void tiles_landed() {
-  cp_async_wait<pending>();
-  fence_async_proxy();
-  __syncthreads();
 }
 
 // d[64 x 64] = A B^T over the D dims, A and B swizzled [64][D] tiles (K-major: each k16 slice is 32 bytes into
@@ -303,15 +282,17 @@ constexpr size_t kDkdvSmem = 6 * kTileBytes<D> + 1024 + 2 * 2 * kTile * sizeof(f
 
 template <int D>
 __global__ void __launch_bounds__(kWgThreads)
-    dkdv_kernel(bf16* dk, bf16* dv, float* dk_part, float* dv_part, const bf16* dout, const bf16* q, const bf16* k,
-                const bf16* v, const float* lse, const float* Di, const int32_t* cu_seqlens, int Hq, int Hkv,
-                float scale, bool accumulate) {
+    dkdv_kernel(bf16* dk, bf16* dv, float* dk_part, float* dv_part, const __grid_constant__ HeadMaps maps,
+                const float* lse, const float* Di, const int32_t* cu_seqlens, int Hq, int Hkv, float scale,
+                bool accumulate) {
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
   extern __shared__ __align__(16) unsigned char smem_raw[];
   unsigned char* ks = aligned_smem(smem_raw);
   unsigned char* vs = ks + kTileBytes<D>;
   unsigned char* qdo = vs + kTileBytes<D>;  // stage s: Q at qdo + 2 s kTileBytes<D>, dout after it
   float* rows_s = reinterpret_cast<float*>(qdo + 4 * kTileBytes<D>);
+  __shared__ __align__(8) uint64_t full[2];  // Q / dout stage s has landed (and K, V, with item 0)
+  const uint32_t full_addr = shared_addr(full);
 
   // Block x = g parts + part: kv head g, query heads h0 .. h0 + nh - 1 of its group.
   const int G = Hq / Hkv, parts = dkdv_parts(G), g = int(blockIdx.x) / parts, part = int(blockIdx.x) % parts;
@@ -323,37 +304,48 @@ __global__ void __launch_bounds__(kWgThreads)
   const int key_a = j0 + 16 * warp + lane / 4, key_b = key_a + 8;
   const float scale_log2 = scale * kLog2e;
 
-  // Work item m: query tile m % items of head h0 + m / items.
+  // Work item m: query tile m % items of head h0 + m / items. Its Q and dout tiles come by TMA into stage m % 2
+  // (one thread; query rows past the sequence's end hold the next sequence's values, and get lse = +inf, so P = 0);
+  // its rows' lse and Di by the first 64 threads. The block barrier ending each step frees the stage refilled.
   const int items = (len - j0 + kTile - 1) / kTile, work = nh * items;
-  auto issue = [&](int m) {
-    const int h = h0 + m / items, i0 = j0 + m % items * kTile, stage = m % 2;
-    unsigned char* qt = qdo + stage * 2 * kTileBytes<D>;
-    load_tile_swizzled<D>(qt, q, s0, i0, len, Hq, h);
-    load_tile_swizzled<D>(qt + kTileBytes<D>, dout, s0, i0, len, Hq, h);
+  const bool producer = threadIdx.x == 0;
+  auto request_item = [&](int m, uint32_t extra) {
+    const int h = h0 + m / items, i0 = j0 + m % items * kTile;
+    unsigned char* qt = qdo + (m % 2) * 2 * kTileBytes<D>;
+    const uint32_t bar = full_addr + 8 * (m % 2);
+    mbarrier_expect_bytes(bar, uint32_t(2 * kTileBytes<D>) + extra);
+    tma_tile<D>(qt, &maps.q, s0 + i0, h, bar);
+    tma_tile<D>(qt + kTileBytes<D>, &maps.dout, s0 + i0, h, bar);
+  };
+  auto load_rows = [&](int m) {
     if (threadIdx.x < kTile) {
-      float* rs = rows_s + stage * 2 * kTile;
-      const int i = i0 + int(threadIdx.x);
+      const int h = h0 + m / items, i = j0 + m % items * kTile + int(threadIdx.x);
+      float* rs = rows_s + (m % 2) * 2 * kTile;
       const int64_t r = (int64_t(s0) + i) * Hq + h;
       rs[threadIdx.x] = i < len ? lse[r] * kLog2e : INFINITY;  // past the end: P = 0
       rs[kTile + threadIdx.x] = i < len ? Di[r] : 0.0f;
     }
   };
-  load_tile_swizzled<D>(ks, k, s0, j0, len, Hkv, g);
-  load_tile_swizzled<D>(vs, v, s0, j0, len, Hkv, g);
-  issue(0);
-  cp_async_commit();
+  if (producer) {
+    mbarrier_init(full_addr, 1);
+    mbarrier_init(full_addr + 8, 1);
+    mbarrier_init_fence();
+    request_item(0, 2 * kTileBytes<D>);
+    tma_tile<D>(ks, &maps.k, s0 + j0, g, full_addr);
+    tma_tile<D>(vs, &maps.v, s0 + j0, g, full_addr);
+  }
+  load_rows(0);
+  __syncthreads();
 
   float dk_acc[D / 2], dv_acc[D / 2];
   zero(dk_acc);
   zero(dv_acc);
   for (int m = 0; m < work; m++) {
     if (m + 1 < work) {
-      issue(m + 1);
-      cp_async_commit();
-      tiles_landed<1>();
-    } else {
-      tiles_landed<0>();
+      if (producer) request_item(m + 1, 0);
+      load_rows(m + 1);
     }
+    mbarrier_wait(full_addr + 8 * (m % 2), uint32_t((m / 2) & 1));
     const int i0 = j0 + m % items * kTile, stage = m % 2;
     const unsigned char* qt = qdo + stage * 2 * kTileBytes<D>;
     const unsigned char* dot = qt + kTileBytes<D>;
@@ -516,13 +508,14 @@ void launch_forward(Context& ctx, bf16* out, float* lse, const bf16* q, const bf
 template <int D>
 void launch_dkdv(Context& ctx, bf16* dk, bf16* dv, float* dk_part, float* dv_part, const bf16* dout, const bf16* q,
                  const bf16* k, const bf16* v, const float* lse, const float* Di, const int32_t* cu_seqlens, int B,
-                 int Hq, int Hkv, int max_seqlen, float scale, bool accumulate) {
+                 int T, int Hq, int Hkv, int max_seqlen, float scale, bool accumulate) {
   static const bool configured =
       configure_kernel("attention_backward (wgmma dk, dv)", dkdv_kernel<D>, kDkdvSmem<D>);
   (void)configured;
   R1_CHECK(dkdv_parts(Hq / Hkv) == 1 || dk_part, "attention_backward (wgmma dk, dv): grouped heads need partials");
+  const HeadMaps maps = head_maps(q, k, v, dout, T, Hq, Hkv, D, "attention_backward (wgmma dk, dv)");
   dkdv_kernel<D><<<tile_grid(Hkv * dkdv_parts(Hq / Hkv), B, max_seqlen), kWgThreads, kDkdvSmem<D>, ctx.stream()>>>(
-      dk, dv, dk_part, dv_part, dout, q, k, v, lse, Di, cu_seqlens, Hq, Hkv, scale, accumulate);
+      dk, dv, dk_part, dv_part, maps, lse, Di, cu_seqlens, Hq, Hkv, scale, accumulate);
   R1_CUDA_LAUNCH_CHECK("attention_backward (wgmma dk, dv)");
 }
 
@@ -553,13 +546,13 @@ void forward_wgmma(Context& ctx, bf16* out, float* lse, const bf16* q, const bf1
 
 void dkdv_wgmma(Context& ctx, bf16* dk, bf16* dv, float* dk_part, float* dv_part, const bf16* dout, const bf16* q,
                 const bf16* k, const bf16* v, const float* lse, const float* Di, const int32_t* cu_seqlens, int B,
-                int Hq, int Hkv, int D, int max_seqlen, float scale, bool accumulate) {
+                int T, int Hq, int Hkv, int D, int max_seqlen, float scale, bool accumulate) {
   if (D == 64)
-    return launch_dkdv<64>(ctx, dk, dv, dk_part, dv_part, dout, q, k, v, lse, Di, cu_seqlens, B, Hq, Hkv, max_seqlen,
-                           scale, accumulate);
+    return launch_dkdv<64>(ctx, dk, dv, dk_part, dv_part, dout, q, k, v, lse, Di, cu_seqlens, B, T, Hq, Hkv,
+                           max_seqlen, scale, accumulate);
   R1_CHECK(D == 128, "attention_backward (wgmma): head dim must be 64 or 128");
-  launch_dkdv<128>(ctx, dk, dv, dk_part, dv_part, dout, q, k, v, lse, Di, cu_seqlens, B, Hq, Hkv, max_seqlen, scale,
-                   accumulate);
+  launch_dkdv<128>(ctx, dk, dv, dk_part, dv_part, dout, q, k, v, lse, Di, cu_seqlens, B, T, Hq, Hkv, max_seqlen,
+                   scale, accumulate);
 }
 
 void dq_wgmma(Context& ctx, bf16* dq, const bf16* dout, const bf16* q, const bf16* k, const bf16* v,

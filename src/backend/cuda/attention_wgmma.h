@@ -25,7 +25,7 @@ int dkdv_wgmma_parts(int Hq, int Hkv);
 // accumulate.
 void dkdv_wgmma(Context& ctx, bf16* dk, bf16* dv, float* dk_part, float* dv_part, const bf16* dout, const bf16* q,
                 const bf16* k, const bf16* v, const float* lse, const float* Di, const int32_t* cu_seqlens, int B,
-                int Hq, int Hkv, int D, int max_seqlen, float scale, bool accumulate);
+                int T, int Hq, int Hkv, int D, int max_seqlen, float scale, bool accumulate);
 
 // dq = scale * dS K, written (or added with accumulate).
 void dq_wgmma(Context& ctx, bf16* dq, const bf16* dout, const bf16* q, const bf16* k, const bf16* v,
