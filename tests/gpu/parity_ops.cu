@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "backend/cpu/ops.h"
+#include "backend/cuda/attention_wgmma.h"
 #include "backend/cuda/check.h"
 #include "backend/cuda/device_buffer.h"
 #include "backend/cuda/ops.h"
@@ -358,7 +359,8 @@ void check_attention(Context& ctx, const std::vector<int>& lens, int Hq, int Hkv
   const int B = int(lens.size()), T = cu.back();
   const int max_seqlen = *std::max_element(lens.begin(), lens.end());
   const std::string op = "attention D" + std::to_string(D) + " Hq" + std::to_string(Hq) + "/" + std::to_string(Hkv) +
-                         " T" + std::to_string(T) + (D != 32 && ctx.attention_wgmma() ? " wgmma" : "");
+                         " T" + std::to_string(T) +
+                         (ctx.attention_wgmma() && r1::cuda::attention::wgmma_head_dim(D) ? " wgmma" : "");
   const Vec q = randn(size_t(T) * Hq * D, 1.5f), k = randn(size_t(T) * Hkv * D, 1.5f),
             v = randn(size_t(T) * Hkv * D), dout = randn(size_t(T) * Hq * D);
   Vec out(q.size()), lse(size_t(T) * Hq), dq(q.size(), 0.0f), dk(k.size(), 0.0f), dv(v.size(), 0.0f);

@@ -266,9 +266,9 @@ __global__ void __launch_bounds__(kWgThreads)
 #endif
 }
 
-// dk/dv: a block owns 64 keys of one (sequence, query head) and loops over the query tiles at or after them,
-// Q / dout (and their rows' lse, Di) double-buffered. Shared memory: K, V, then 2 stages of (Q, dout), then
-// 2 stages of (lse log2 e [64], Di [64]).
+// dk/dv: a block owns 64 keys of one (sequence, kv head) and, for each of up to kDkdvHeadsPerBlock query heads of
+// the group in turn, loops over the query tiles at or after them, Q / dout (and their rows' lse, Di)
+// double-buffered. Shared memory: K, V, then 2 stages of (Q, dout), then 2 stages of (lse log2 e [64], Di [64]).
 // A block takes up to this many query heads of a group one after the other, adding into the same accumulators:
 // the group sum then reads ceil(G / 3) partials per kv head instead of G (Qwen2.5-0.5B: 3 instead of 7), and a
 // group of up to 3 needs none. Measured on an H100 at 8 x 1024 (backward, head dims 64 / 128): 2 heads per block
